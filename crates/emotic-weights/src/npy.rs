@@ -1,0 +1,769 @@
+//! NumPy `.npy` files (format versions 1, 2 and 3): typed reading, header-only reading for callers
+//! that memory-map large arrays themselves, and atomic writers for `f32`, `f64` and `u8`.
+//!
+//! Fortran-ordered arrays are transposed to C (row-major) order when read, so [`NpyArray::data`]
+//! is always row-major.
+
+use crate::error::format_err;
+use crate::fsutil::{read_file, write_atomically};
+use crate::{DType, Error, Result, Tensor};
+use half::f16;
+use std::io::{Read, Write};
+use std::path::Path;
+
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+/// Headers larger than this are refused: real headers are a few hundred bytes, and the limit keeps
+/// a corrupt length field from causing a huge allocation.
+pub const MAX_HEADER_LEN: usize = 64 * 1024;
+/// Most dimensions accepted in a shape.
+const MAX_DIMS: usize = 64;
+
+/// Element type of an `.npy` array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NpyElement {
+    /// `f2`
+    F16,
+    /// `f4`
+    F32,
+    /// `f8`
+    F64,
+    /// `u1`
+    U8,
+    /// `i1`
+    I8,
+    /// `i2`
+    I16,
+    /// `i4`
+    I32,
+    /// `i8`
+    I64,
+    /// `b1`
+    Bool,
+}
+
+impl NpyElement {
+    /// Bytes per element.
+    #[must_use]
+    pub fn size(self) -> usize {
+        match self {
+            Self::U8 | Self::I8 | Self::Bool => 1,
+            Self::F16 | Self::I16 => 2,
+            Self::F32 | Self::I32 => 4,
+            Self::F64 | Self::I64 => 8,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::F16 => "f2",
+            Self::F32 => "f4",
+            Self::F64 => "f8",
+            Self::U8 => "u1",
+            Self::I8 => "i1",
+            Self::I16 => "i2",
+            Self::I32 => "i4",
+            Self::I64 => "i8",
+            Self::Bool => "b1",
+        }
+    }
+}
+
+/// Element type plus byte order, as given by the header's `descr` (`'<f4'`, `'>i8'`, `'|u1'`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NpyDType {
+    /// The element type.
+    pub element: NpyElement,
+    /// True for `>` (big-endian) multi-byte elements.
+    pub big_endian: bool,
+}
+
+impl NpyDType {
+    /// Parses a `descr` string such as `<f4`.
+    pub fn parse(descr: &str) -> Result<Self> {
+        let (order, code) = match descr.as_bytes().first() {
+            Some(b'<' | b'>' | b'|' | b'=') => descr.split_at(1),
+            _ => ("=", descr),
+        };
+        let element = match code {
+            "f2" | "e" => NpyElement::F16,
+            "f4" | "f" => NpyElement::F32,
+            "f8" | "d" => NpyElement::F64,
+            "u1" | "B" => NpyElement::U8,
+            "i1" | "b" => NpyElement::I8,
+            "i2" | "h" => NpyElement::I16,
+            "i4" | "i" => NpyElement::I32,
+            "i8" | "q" => NpyElement::I64,
+            "b1" | "?" => NpyElement::Bool,
+            _ => return Err(format_err!("unsupported .npy dtype {descr:?}")),
+        };
+        // '=' means native order; every platform we build for is little-endian.
+        Ok(Self {
+            element,
+            big_endian: order == ">",
+        })
+    }
+
+    /// The `descr` string numpy writes for this type.
+    #[must_use]
+    pub fn descr(self) -> String {
+        let order = if self.element.size() == 1 {
+            '|'
+        } else if self.big_endian {
+            '>'
+        } else {
+            '<'
+        };
+        format!("{order}{}", self.element.code())
+    }
+}
+
+/// The parsed header of an `.npy` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    /// Element type and byte order.
+    pub dtype: NpyDType,
+    /// Dimensions, outermost first (empty for a 0-d array).
+    pub shape: Vec<usize>,
+    /// True when the data is stored column-major.
+    pub fortran_order: bool,
+    /// Byte offset of the first data byte from the start of the file.
+    pub data_offset: u64,
+}
+
+impl NpyHeader {
+    /// Number of elements, or an error when it overflows `usize`.
+    pub fn numel(&self) -> Result<usize> {
+        checked_numel(&self.shape)
+    }
+
+    /// Number of data bytes, or an error when it overflows `usize`.
+    pub fn data_len(&self) -> Result<usize> {
+        self.numel()?
+            .checked_mul(self.dtype.element.size())
+            .ok_or_else(|| Error::Limit(format!("array of shape {:?} overflows", self.shape)))
+    }
+}
+
+fn checked_numel(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::Limit(format!("array of shape {shape:?} has too many elements")))
+}
+
+/// Values of an array, in row-major order, in their stored type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpyData {
+    /// `f2`
+    F16(Vec<f16>),
+    /// `f4`
+    F32(Vec<f32>),
+    /// `f8`
+    F64(Vec<f64>),
+    /// `u1`
+    U8(Vec<u8>),
+    /// `i1`
+    I8(Vec<i8>),
+    /// `i2`
+    I16(Vec<i16>),
+    /// `i4`
+    I32(Vec<i32>),
+    /// `i8`
+    I64(Vec<i64>),
+    /// `b1`
+    Bool(Vec<bool>),
+}
+
+/// Runs `$body` with `$v` bound to the inner vector of any [`NpyData`] variant.
+macro_rules! each_variant {
+    ($data:expr, $v:ident => $body:expr) => {
+        match $data {
+            NpyData::F16($v) => $body,
+            NpyData::F32($v) => $body,
+            NpyData::F64($v) => $body,
+            NpyData::U8($v) => $body,
+            NpyData::I8($v) => $body,
+            NpyData::I16($v) => $body,
+            NpyData::I32($v) => $body,
+            NpyData::I64($v) => $body,
+            NpyData::Bool($v) => $body,
+        }
+    };
+}
+
+impl NpyData {
+    /// Number of elements.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        each_variant!(self, v => v.len())
+    }
+
+    /// True when there are no elements.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element type.
+    #[must_use]
+    pub fn element(&self) -> NpyElement {
+        match self {
+            Self::F16(_) => NpyElement::F16,
+            Self::F32(_) => NpyElement::F32,
+            Self::F64(_) => NpyElement::F64,
+            Self::U8(_) => NpyElement::U8,
+            Self::I8(_) => NpyElement::I8,
+            Self::I16(_) => NpyElement::I16,
+            Self::I32(_) => NpyElement::I32,
+            Self::I64(_) => NpyElement::I64,
+            Self::Bool(_) => NpyElement::Bool,
+        }
+    }
+
+    /// All values as `f64` (exact for every type except `i64` beyond 2^53).
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            Self::F16(v) => v.iter().map(|x| f64::from(x.to_f32())).collect(),
+            Self::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Self::F64(v) => v.clone(),
+            Self::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Self::I8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Self::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Self::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Self::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            Self::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
+        }
+    }
+
+    /// All values as `f32` (exact for `f2`/`f4`/8- and 16-bit integers/bool; rounded otherwise).
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    pub fn to_f32_vec(&self) -> Vec<f32> {
+        match self {
+            Self::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            Self::F32(v) => v.clone(),
+            Self::F64(v) => v.iter().map(|&x| x as f32).collect(),
+            Self::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Self::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Self::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Self::I32(v) => v.iter().map(|&x| x as f32).collect(),
+            Self::I64(v) => v.iter().map(|&x| x as f32).collect(),
+            Self::Bool(v) => v.iter().map(|&x| f32::from(u8::from(x))).collect(),
+        }
+    }
+}
+
+/// A whole array read from an `.npy` file, always in row-major order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// The values, row-major.
+    pub data: NpyData,
+}
+
+impl NpyArray {
+    /// All values as `f32`; see [`NpyData::to_f32_vec`].
+    #[must_use]
+    pub fn to_f32_vec(&self) -> Vec<f32> {
+        self.data.to_f32_vec()
+    }
+
+    /// All values as `f64`; see [`NpyData::to_f64_vec`].
+    #[must_use]
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        self.data.to_f64_vec()
+    }
+
+    /// Converts to a [`Tensor`] (values widened/narrowed to `f32`, `dtype` kept).
+    #[must_use]
+    pub fn to_tensor(&self) -> Tensor {
+        let dtype = match self.data.element() {
+            NpyElement::F16 => DType::F16,
+            NpyElement::F32 => DType::F32,
+            NpyElement::F64 => DType::F64,
+            NpyElement::U8 => DType::U8,
+            NpyElement::I8 => DType::I8,
+            NpyElement::I16 => DType::I16,
+            NpyElement::I32 => DType::I32,
+            NpyElement::I64 => DType::I64,
+            NpyElement::Bool => DType::Bool,
+        };
+        Tensor {
+            dtype,
+            shape: self.shape.clone(),
+            data: self.to_f32_vec(),
+        }
+    }
+}
+
+/// Reads the magic, version and header dictionary, leaving `reader` at the first data byte.
+///
+/// The caller can then memory-map `data_offset..data_offset + header.data_len()` itself.
+pub fn read_header(reader: &mut impl Read) -> Result<NpyHeader> {
+    let mut preamble = [0u8; 8];
+    reader
+        .read_exact(&mut preamble)
+        .map_err(|e| truncated_or(e, "preamble"))?;
+    if &preamble[..6] != MAGIC {
+        return Err(format_err!("not an .npy file (bad magic)"));
+    }
+    let major = preamble[6];
+    let (header_len, prefix_len) = match major {
+        1 => {
+            let mut len = [0u8; 2];
+            reader
+                .read_exact(&mut len)
+                .map_err(|e| truncated_or(e, "header length"))?;
+            (usize::from(u16::from_le_bytes(len)), 10)
+        }
+        2 | 3 => {
+            let mut len = [0u8; 4];
+            reader
+                .read_exact(&mut len)
+                .map_err(|e| truncated_or(e, "header length"))?;
+            let len = usize::try_from(u32::from_le_bytes(len)).unwrap_or(usize::MAX);
+            (len, 12)
+        }
+        v => {
+            return Err(format_err!(
+                "unsupported .npy format version {v}.{}",
+                preamble[7]
+            ));
+        }
+    };
+    if header_len > MAX_HEADER_LEN {
+        return Err(Error::Limit(format!(
+            ".npy header of {header_len} bytes exceeds {MAX_HEADER_LEN}"
+        )));
+    }
+    let mut text = vec![0u8; header_len];
+    reader
+        .read_exact(&mut text)
+        .map_err(|e| truncated_or(e, "header"))?;
+    // Version 3 allows UTF-8; versions 1/2 are latin-1, whose ASCII subset is all we accept.
+    let text =
+        std::str::from_utf8(&text).map_err(|_| format_err!(".npy header is not valid text"))?;
+    let mut header = parse_header_dict(text)?;
+    header.data_offset = (prefix_len + header_len) as u64;
+    Ok(header)
+}
+
+fn truncated_or(e: std::io::Error, what: &str) -> Error {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        format_err!("truncated .npy file: {what} incomplete")
+    } else {
+        Error::Stream(e)
+    }
+}
+
+/// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.
+fn parse_header_dict(text: &str) -> Result<NpyHeader> {
+    let bad = || {
+        format_err!(
+            ".npy header is not a valid dictionary: {:?}",
+            text.trim_end()
+        )
+    };
+    let body = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    let mut rest = body.trim_start();
+    while !rest.is_empty() {
+        let (key, after) = parse_quoted(rest).ok_or_else(bad)?;
+        let after = after
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or_else(bad)?
+            .trim_start();
+        let after = match key {
+            "descr" => {
+                let (value, after) = parse_quoted(after).ok_or_else(|| {
+                    format_err!(
+                        ".npy structured dtypes are not supported: {}",
+                        text.trim_end()
+                    )
+                })?;
+                descr = Some(NpyDType::parse(value)?);
+                after
+            }
+            "fortran_order" => {
+                if let Some(a) = after.strip_prefix("True") {
+                    fortran = Some(true);
+                    a
+                } else if let Some(a) = after.strip_prefix("False") {
+                    fortran = Some(false);
+                    a
+                } else {
+                    return Err(bad());
+                }
+            }
+            "shape" => {
+                let inner = after.strip_prefix('(').ok_or_else(bad)?;
+                let close = inner.find(')').ok_or_else(bad)?;
+                let mut dims = Vec::new();
+                for part in inner[..close]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    let part = part.trim_end_matches('L'); // Python 2 longs
+                    dims.push(part.parse::<usize>().map_err(|_| bad())?);
+                    if dims.len() > MAX_DIMS {
+                        return Err(Error::Limit(format!(".npy shape has over {MAX_DIMS} dims")));
+                    }
+                }
+                shape = Some(dims);
+                &inner[close + 1..]
+            }
+            _ => return Err(format_err!(".npy header has unknown key {key:?}")),
+        };
+        let after = after.trim_start();
+        rest = after.strip_prefix(',').unwrap_or(after).trim_start();
+        if !after.starts_with(',') && !rest.is_empty() {
+            return Err(bad());
+        }
+    }
+    match (descr, fortran, shape) {
+        (Some(dtype), Some(fortran_order), Some(shape)) => Ok(NpyHeader {
+            dtype,
+            shape,
+            fortran_order,
+            data_offset: 0,
+        }),
+        _ => Err(format_err!(
+            ".npy header misses descr, fortran_order or shape: {text:?}"
+        )),
+    }
+}
+
+/// Splits a leading `'...'` or `"..."` literal (no escapes; numpy never writes any here).
+fn parse_quoted(s: &str) -> Option<(&str, &str)> {
+    let quote = s.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let end = s[1..].find(quote)? + 1;
+    Some((&s[1..end], &s[end + 1..]))
+}
+
+/// Reads a whole array from any reader. Data is read incrementally so a header claiming more
+/// data than the stream holds fails with "truncated" instead of allocating the claimed size.
+pub fn read_npy(reader: &mut impl Read) -> Result<NpyArray> {
+    let header = read_header(reader)?;
+    let len = header.data_len()?;
+    let mut bytes = Vec::new();
+    reader.take(len as u64).read_to_end(&mut bytes)?;
+    if bytes.len() != len {
+        return Err(format_err!(
+            "truncated .npy file: shape {:?} needs {len} data bytes, found {}",
+            header.shape,
+            bytes.len()
+        ));
+    }
+    decode(&header, &bytes)
+}
+
+/// Reads a whole array from bytes already in memory.
+pub fn read_npy_bytes(bytes: &[u8]) -> Result<NpyArray> {
+    let mut cursor = bytes;
+    let header = read_header(&mut cursor)?;
+    let len = header.data_len()?;
+    let Some(data) = cursor.get(..len) else {
+        return Err(format_err!(
+            "truncated .npy file: shape {:?} needs {len} data bytes, found {}",
+            header.shape,
+            cursor.len()
+        ));
+    };
+    decode(&header, data)
+}
+
+/// Reads a whole `.npy` file; errors name the file.
+pub fn read_npy_file(path: &Path) -> Result<NpyArray> {
+    let bytes = read_file(path)?;
+    read_npy_bytes(&bytes).map_err(|e| e.in_file(path))
+}
+
+fn decode(header: &NpyHeader, bytes: &[u8]) -> Result<NpyArray> {
+    let big = header.dtype.big_endian;
+    macro_rules! numbers {
+        ($t:ty, $n:literal, $conv:expr) => {
+            bytes
+                .chunks_exact($n)
+                .map(|c| {
+                    let mut b = [0u8; $n];
+                    b.copy_from_slice(c);
+                    let v: $t = if big {
+                        <$t>::from_be_bytes(b)
+                    } else {
+                        <$t>::from_le_bytes(b)
+                    };
+                    $conv(v)
+                })
+                .collect()
+        };
+    }
+    use std::convert::identity as id;
+    let data = match header.dtype.element {
+        NpyElement::F16 => NpyData::F16(numbers!(u16, 2, f16::from_bits)),
+        NpyElement::F32 => NpyData::F32(numbers!(f32, 4, id)),
+        NpyElement::F64 => NpyData::F64(numbers!(f64, 8, id)),
+        NpyElement::U8 => NpyData::U8(bytes.to_vec()),
+        NpyElement::I8 => NpyData::I8(bytes.iter().map(|&b| i8::from_ne_bytes([b])).collect()),
+        NpyElement::I16 => NpyData::I16(numbers!(i16, 2, id)),
+        NpyElement::I32 => NpyData::I32(numbers!(i32, 4, id)),
+        NpyElement::I64 => NpyData::I64(numbers!(i64, 8, id)),
+        NpyElement::Bool => NpyData::Bool(bytes.iter().map(|&b| b != 0).collect()),
+    };
+    let data = if header.fortran_order && header.shape.len() > 1 {
+        each_variant!(data, v => fortran_to_c(&header.shape, v).into())
+    } else {
+        data
+    };
+    Ok(NpyArray {
+        shape: header.shape.clone(),
+        data,
+    })
+}
+
+macro_rules! impl_from_vec {
+    ($($t:ty => $variant:ident),*) => {$(
+        impl From<Vec<$t>> for NpyData {
+            fn from(v: Vec<$t>) -> Self { Self::$variant(v) }
+        }
+    )*};
+}
+impl_from_vec!(f16 => F16, f32 => F32, f64 => F64, u8 => U8, i8 => I8, i16 => I16, i32 => I32,
+    i64 => I64, bool => Bool);
+
+/// Reorders column-major values into row-major order.
+///
+/// Walks the output in row-major order, keeping a running index into the column-major input:
+/// column-major strides are 1, d0, d0*d1, ...
+fn fortran_to_c<T: Copy>(shape: &[usize], values: Vec<T>) -> Vec<T> {
+    let n = values.len();
+    if n == 0 {
+        return values;
+    }
+    let mut f_strides = vec![1usize; shape.len()];
+    for i in 1..shape.len() {
+        f_strides[i] = f_strides[i - 1] * shape[i - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut src = 0usize;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(values[src]);
+        // Increment the row-major multi-index (last axis fastest).
+        for axis in (0..shape.len()).rev() {
+            index[axis] += 1;
+            src += f_strides[axis];
+            if index[axis] < shape[axis] {
+                break;
+            }
+            src -= f_strides[axis] * shape[axis];
+            index[axis] = 0;
+        }
+    }
+    out
+}
+
+fn shape_literal(shape: &[usize]) -> String {
+    match shape {
+        [] => "()".to_owned(),
+        [d] => format!("({d},)"),
+        _ => {
+            let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+            format!("({})", dims.join(", "))
+        }
+    }
+}
+
+fn write_header(out: &mut dyn Write, element: NpyElement, shape: &[usize]) -> Result<()> {
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        NpyDType {
+            element,
+            big_endian: false
+        }
+        .descr(),
+        shape_literal(shape)
+    );
+    // Pad with spaces so that data starts on a 64-byte boundary, newline-terminated, like numpy.
+    let unpadded_v1 = 10 + dict.len() + 1;
+    let (prefix, total) = if unpadded_v1.div_ceil(64) * 64 - 10 <= usize::from(u16::MAX) {
+        (10, unpadded_v1.div_ceil(64) * 64)
+    } else {
+        (12, (12 + dict.len() + 1).div_ceil(64) * 64)
+    };
+    let header_len = total - prefix;
+    let mut bytes = Vec::with_capacity(total);
+    bytes.extend_from_slice(MAGIC);
+    if prefix == 10 {
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&u16::try_from(header_len).unwrap_or(u16::MAX).to_le_bytes());
+    } else {
+        let len = u32::try_from(header_len)
+            .map_err(|_| Error::Limit("shape too long for an .npy header".into()))?;
+        bytes.extend_from_slice(&[2, 0]);
+        bytes.extend_from_slice(&len.to_le_bytes());
+    }
+    bytes.extend_from_slice(dict.as_bytes());
+    bytes.resize(total - 1, b' ');
+    bytes.push(b'\n');
+    out.write_all(&bytes)?;
+    Ok(())
+}
+
+fn check_len(shape: &[usize], len: usize) -> Result<()> {
+    let numel = checked_numel(shape)?;
+    if numel != len {
+        return Err(format_err!(
+            "shape {shape:?} needs {numel} values, got {len}"
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! writers {
+    ($($to:ident, $file:ident, $t:ty, $element:ident;)*) => {$(
+        #[doc = concat!("Writes a C-order little-endian `", stringify!($t), "` array to `out`.")]
+        pub fn $to(out: &mut dyn Write, shape: &[usize], data: &[$t]) -> Result<()> {
+            check_len(shape, data.len())?;
+            write_header(out, NpyElement::$element, shape)?;
+            let mut buf = Vec::with_capacity(data.len().min(1 << 16) * size_of::<$t>());
+            for chunk in data.chunks(1 << 16) {
+                buf.clear();
+                for v in chunk {
+                    buf.extend_from_slice(&v.to_le_bytes());
+                }
+                out.write_all(&buf)?;
+            }
+            Ok(())
+        }
+
+        #[doc = concat!("Writes a `", stringify!($t), "` array to `path` atomically (temporary file \
+            in the same directory, then rename).")]
+        pub fn $file(path: &Path, shape: &[usize], data: &[$t]) -> Result<()> {
+            write_atomically(path, |out| $to(out, shape, data))
+        }
+    )*};
+}
+writers! {
+    write_f32_to, write_f32, f32, F32;
+    write_f64_to, write_f64, f64, F64;
+    write_u8_to, write_u8, u8, U8;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_f32_2d() {
+        let mut buf = Vec::new();
+        let data: Vec<f32> = (0..6).map(|i| i as f32 * 0.5 - 1.0).collect();
+        write_f32_to(&mut buf, &[2, 3], &data).unwrap();
+        assert_eq!(
+            (buf.len() - 24) % 64,
+            0,
+            "data starts at a 64-byte boundary"
+        );
+        let arr = read_npy_bytes(&buf).unwrap();
+        assert_eq!(arr.shape, vec![2, 3]);
+        assert_eq!(arr.data, NpyData::F32(data));
+    }
+
+    #[test]
+    fn header_parse_variants() {
+        let h = parse_header_dict("{'descr': '>i8', 'fortran_order': True, 'shape': (2L, 3L), }")
+            .unwrap();
+        assert_eq!(
+            h.dtype,
+            NpyDType {
+                element: NpyElement::I64,
+                big_endian: true
+            }
+        );
+        assert!(h.fortran_order);
+        assert_eq!(h.shape, vec![2, 3]);
+        let h = parse_header_dict("{\"shape\": (), \"descr\": \"|b1\", \"fortran_order\": False}")
+            .unwrap();
+        assert!(h.shape.is_empty());
+        assert!(
+            parse_header_dict("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': ()}")
+                .is_err()
+        );
+        assert!(
+            parse_header_dict("{'descr': '<c8', 'fortran_order': False, 'shape': ()}").is_err()
+        );
+        assert!(parse_header_dict("{'descr': '<f4', 'shape': ()}").is_err());
+    }
+
+    #[test]
+    fn fortran_transpose() {
+        // 2x3 array [[0,1,2],[3,4,5]] stored column-major is 0,3,1,4,2,5.
+        assert_eq!(
+            fortran_to_c(&[2, 3], vec![0, 3, 1, 4, 2, 5]),
+            vec![0, 1, 2, 3, 4, 5]
+        );
+        // 2x2x2: element (i,j,k) at column-major i + 2j + 4k.
+        let f: Vec<usize> = (0..8).collect();
+        let c = fortran_to_c(&[2, 2, 2], f);
+        let expect: Vec<usize> = (0..8)
+            .map(|r| {
+                let (i, j, k) = (r / 4, (r / 2) % 2, r % 2);
+                i + 2 * j + 4 * k
+            })
+            .collect();
+        assert_eq!(c, expect);
+    }
+
+    #[test]
+    fn rejects_huge_header_and_overflowing_shape() {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[2, 0]);
+        bytes.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        assert!(matches!(read_npy_bytes(&bytes), Err(Error::Limit(_))));
+        let raw = |shape: &str| {
+            let dict = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}\n");
+            let mut b = MAGIC.to_vec();
+            b.extend_from_slice(&[1, 0]);
+            b.extend_from_slice(&u16::try_from(dict.len()).unwrap().to_le_bytes());
+            b.extend_from_slice(dict.as_bytes());
+            b.extend_from_slice(&[7, 7]);
+            b
+        };
+        assert_eq!(
+            read_npy_bytes(&raw("(2,)")).unwrap().data,
+            NpyData::U8(vec![7, 7])
+        );
+        let err = read_npy_bytes(&raw("(99999999999999, 99999999999)")).unwrap_err();
+        assert!(matches!(err, Error::Limit(_)), "{err}");
+        let err = read_npy(&mut raw("(9999,)").as_slice()).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn big_endian_and_bool_decode() {
+        let header = NpyHeader {
+            dtype: NpyDType::parse(">i2").unwrap(),
+            shape: vec![2],
+            fortran_order: false,
+            data_offset: 0,
+        };
+        let arr = decode(&header, &[0x01, 0x02, 0xff, 0xfe]).unwrap();
+        assert_eq!(arr.data, NpyData::I16(vec![0x0102, -2]));
+        let header = NpyHeader {
+            dtype: NpyDType::parse("|b1").unwrap(),
+            ..header
+        };
+        assert_eq!(
+            decode(&header, &[0, 1]).unwrap().data,
+            NpyData::Bool(vec![false, true])
+        );
+    }
+}
