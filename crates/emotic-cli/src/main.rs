@@ -1,0 +1,2 @@
+//! The `emotic` command line tool.
+fn main() {}

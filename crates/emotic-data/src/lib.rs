@@ -1,0 +1,1 @@
+//! emotic-data

@@ -1,0 +1,1 @@
+//! Inputs and outputs around the emotic library.

@@ -1,0 +1,1 @@
+//! Context-aware emotion recognition.
