@@ -1,1 +1,19 @@
-//! Inputs and outputs around the emotic library.
+//! Inputs and outputs around the `emotic` library.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`source`] | what `--source` names (file, folder, glob, list, webcam, stream) and its files |
+//! | [`image_file`] | reading images (EXIF orientation applied, size limits) and writing them atomically |
+//! | [`annotate`] | drawing boxes and readable labels |
+//! | [`run_dir`] | `runs/<task>/exp`, `exp2`, ... |
+//! | [`sinks`] | YOLO label lines, crops, JSON lines |
+
+mod error;
+
+pub mod annotate;
+pub mod image_file;
+pub mod run_dir;
+pub mod sinks;
+pub mod source;
+
+pub use error::{Error, Result};

@@ -1,0 +1,186 @@
+//! Reading and writing image files.
+//!
+//! EXIF orientation: YOLOv5's `detect.py` reads images with `cv2.imread`, which applies the EXIF
+//! orientation tag (OpenCV >= 3.1 does so unless `IMREAD_IGNORE_ORIENTATION` is passed). We do
+//! the same, so boxes refer to the image as a viewer shows it.
+
+use std::io::Write;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+use crate::{Error, Result};
+
+/// File extensions read as still images (YOLOv5's list minus the formats the `image` crate cannot
+/// decode: `dng`, `pfm`). `mpo` is a JPEG with extra frames; the first is read.
+pub const IMAGE_EXTENSIONS: &[&str] = &["bmp", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp"];
+
+/// Largest image side accepted; bigger files are refused before decoding.
+pub const MAX_SIDE: u32 = 32_768;
+/// Most memory one decoded image may take.
+pub const MAX_DECODED_BYTES: u64 = 1 << 30;
+
+/// Whether a path has one of [`IMAGE_EXTENSIONS`].
+#[must_use]
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Reads an image as 8-bit RGB with its EXIF orientation applied.
+///
+/// # Errors
+/// When the file cannot be opened, is not an image we can decode, is truncated or corrupt, or
+/// exceeds [`MAX_SIDE`] / [`MAX_DECODED_BYTES`].
+pub fn read_rgb(path: &Path) -> Result<RgbImage> {
+    let image_err = |message: String| Error::Image { path: path.to_path_buf(), message };
+    let mut reader = ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    if reader.format().is_none() {
+        return Err(image_err("not a supported image (JPEG, PNG, BMP, WebP or TIFF)".into()));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| image_err(e.to_string()))?;
+    let orientation = decoder.orientation().map_err(|e| image_err(e.to_string()))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| image_err(e.to_string()))?;
+    image.apply_orientation(orientation);
+    if image.width() == 0 || image.height() == 0 {
+        return Err(image_err("image has no pixels".into()));
+    }
+    Ok(image.into_rgb8())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder is renamed over the
+/// target only once complete, so a crash never leaves a half-written file under the final name.
+///
+/// # Errors
+/// When the folder is not writable.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Encodes an RGB image in the format its extension names (JPEG quality 95) and writes it
+/// atomically.
+///
+/// # Errors
+/// When encoding or writing fails.
+pub fn write_rgb(path: &Path, image: &RgbImage) -> Result<()> {
+    let format = image::ImageFormat::from_path(path).unwrap_or(image::ImageFormat::Jpeg);
+    let mut bytes = Vec::new();
+    let mut cursor = std::io::Cursor::new(&mut bytes);
+    if format == image::ImageFormat::Jpeg {
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut cursor, 95);
+        image.write_with_encoder(encoder)
+    } else {
+        image.write_to(&mut cursor, format)
+    }
+    .map_err(|e| Error::Image { path: path.to_path_buf(), message: format!("cannot encode: {e}") })?;
+    write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_are_case_insensitive() {
+        assert!(has_image_extension(Path::new("a/B.JPG")));
+        assert!(has_image_extension(Path::new("x.webp")));
+        assert!(!has_image_extension(Path::new("notes.txt")));
+        assert!(!has_image_extension(Path::new("noext")));
+    }
+
+    #[test]
+    fn corrupt_truncated_and_non_images_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("fake.jpg");
+        std::fs::write(&text, b"hello, I am not a picture").unwrap();
+        let err = read_rgb(&text).unwrap_err().to_string();
+        assert!(err.contains("fake.jpg"), "{err}");
+
+        let good = dir.path().join("good.png");
+        write_rgb(&good, &RgbImage::from_pixel(40, 30, image::Rgb([1, 2, 3]))).unwrap();
+        assert_eq!(read_rgb(&good).unwrap().dimensions(), (40, 30));
+        let bytes = std::fs::read(&good).unwrap();
+        let cut = dir.path().join("cut.png");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let err = read_rgb(&cut).unwrap_err().to_string();
+        assert!(err.contains("cut.png"), "{err}");
+        assert!(read_rgb(&dir.path().join("missing.jpg")).is_err());
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // A 4x2 JPEG tagged "rotate 90 CW" (orientation 6) must come back 2x4.
+        let img = RgbImage::from_pixel(4, 2, image::Rgb([200, 10, 10]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&img).unwrap();
+        let tagged = insert_exif_orientation(&jpeg, 6);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rotated.jpg");
+        std::fs::write(&path, tagged).unwrap();
+        assert_eq!(read_rgb(&path).unwrap().dimensions(), (2, 4));
+    }
+
+    #[test]
+    fn huge_images_are_refused_before_decoding() {
+        // A valid BMP header claiming 40000 x 40000 pixels and no data.
+        let mut bmp = Vec::new();
+        bmp.extend_from_slice(b"BM");
+        bmp.extend_from_slice(&(54u32).to_le_bytes());
+        bmp.extend_from_slice(&[0; 4]);
+        bmp.extend_from_slice(&54u32.to_le_bytes());
+        bmp.extend_from_slice(&40u32.to_le_bytes());
+        bmp.extend_from_slice(&40_000i32.to_le_bytes());
+        bmp.extend_from_slice(&40_000i32.to_le_bytes());
+        bmp.extend_from_slice(&1u16.to_le_bytes());
+        bmp.extend_from_slice(&24u16.to_le_bytes());
+        bmp.extend_from_slice(&[0; 24]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.bmp");
+        std::fs::write(&path, bmp).unwrap();
+        assert!(read_rgb(&path).is_err());
+    }
+
+    /// Inserts an APP1 EXIF segment with one orientation entry after the SOI marker.
+    fn insert_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        let mut tiff = Vec::new();
+        tiff.extend_from_slice(b"II*\0");
+        tiff.extend_from_slice(&8u32.to_le_bytes());
+        tiff.extend_from_slice(&1u16.to_le_bytes()); // one IFD entry
+        tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+        tiff.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+        tiff.extend_from_slice(&1u32.to_le_bytes());
+        tiff.extend_from_slice(&orientation.to_le_bytes());
+        tiff.extend_from_slice(&[0, 0]);
+        tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        let mut payload = b"Exif\0\0".to_vec();
+        payload.extend_from_slice(&tiff);
+        let len = u16::try_from(payload.len() + 2).unwrap();
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&payload);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+}
