@@ -12,6 +12,7 @@
 mod error;
 mod fsutil;
 pub mod npy;
+pub mod pickle;
 pub mod tensor;
 
 pub use error::{Error, Result};
