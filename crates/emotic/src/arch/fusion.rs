@@ -48,14 +48,51 @@ pub fn build_fusion_head(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> 
 
     let mut g = GraphBuilder::new("emotic_fusion");
     let batch = Dim::Symbolic("batch".into());
-    let ctx = g.input(CONTEXT_INPUT, ElemType::Float, vec![batch.clone(), Dim::Fixed(per_stream)])?;
-    let body = g.input(BODY_INPUT, ElemType::Float, vec![batch.clone(), Dim::Fixed(per_stream)])?;
+    let ctx = g.input(
+        CONTEXT_INPUT,
+        ElemType::Float,
+        vec![batch.clone(), Dim::Fixed(per_stream)],
+    )?;
+    let body = g.input(
+        BODY_INPUT,
+        ElemType::Float,
+        vec![batch.clone(), Dim::Fixed(per_stream)],
+    )?;
     let x = g.concat(&[&ctx, &body], 1)?;
-    let x = g.linear_bn_folded(&x, "fc1", &fc1.data, [hidden, fused], Some(&fc1_bias.data), &bn)?;
+    let x = g.linear_bn_folded(
+        &x,
+        "fc1",
+        &fc1.data,
+        [hidden, fused],
+        Some(&fc1_bias.data),
+        &bn,
+    )?;
     let x = g.relu(&x)?;
-    let cat = g.linear(&x, "fc_cat", &fc_cat.data, [n_cat, hidden], Some(&fc_cat_b.data))?;
-    let cont = g.linear(&x, "fc_cont", &fc_cont.data, [n_cont, hidden], Some(&fc_cont_b.data))?;
-    g.output(&cat, CAT_OUTPUT, ElemType::Float, vec![batch.clone(), Dim::Fixed(n_cat)])?;
-    g.output(&cont, CONT_OUTPUT, ElemType::Float, vec![batch, Dim::Fixed(n_cont)])?;
+    let cat = g.linear(
+        &x,
+        "fc_cat",
+        &fc_cat.data,
+        [n_cat, hidden],
+        Some(&fc_cat_b.data),
+    )?;
+    let cont = g.linear(
+        &x,
+        "fc_cont",
+        &fc_cont.data,
+        [n_cont, hidden],
+        Some(&fc_cont_b.data),
+    )?;
+    g.output(
+        &cat,
+        CAT_OUTPUT,
+        ElemType::Float,
+        vec![batch.clone(), Dim::Fixed(n_cat)],
+    )?;
+    g.output(
+        &cont,
+        CONT_OUTPUT,
+        ElemType::Float,
+        vec![batch, Dim::Fixed(n_cont)],
+    )?;
     Ok(g.finish(PRODUCER).encode())
 }

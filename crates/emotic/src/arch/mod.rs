@@ -40,7 +40,9 @@ impl<'a> Params<'a> {
 
     /// The tensor under `key`, or an error naming the missing key.
     pub(crate) fn get(&self, key: &str) -> Result<&'a Tensor> {
-        self.tensors.get(key).ok_or_else(|| Error::Architecture(format!("missing weight `{key}`")))
+        self.tensors
+            .get(key)
+            .ok_or_else(|| Error::Architecture(format!("missing weight `{key}`")))
     }
 
     /// The tensor under `key`, checked to have exactly `expected` shape.
@@ -68,20 +70,37 @@ impl<'a> Params<'a> {
     }
 
     /// A conv weight `[out, in/groups, k, k]` checked against `expected`.
-    pub(crate) fn conv(&self, key: &str, expected: [usize; 4], bias: Option<&str>) -> Result<ConvWeight<'a>> {
+    pub(crate) fn conv(
+        &self,
+        key: &str,
+        expected: [usize; 4],
+        bias: Option<&str>,
+    ) -> Result<ConvWeight<'a>> {
         let w = self.shaped(key, &expected)?;
         let bias = match bias {
             Some(b) => Some(self.shaped(b, &expected[..1])?.data.as_slice()),
             None => None,
         };
-        Ok(ConvWeight { weight: &w.data, shape: expected, bias })
+        Ok(ConvWeight {
+            weight: &w.data,
+            shape: expected,
+            bias,
+        })
     }
 
     /// The four BatchNorm tensors under `prefix` (`prefix.weight`, `.bias`, `.running_mean`,
     /// `.running_var`), each checked to have `channels` values.
-    pub(crate) fn batch_norm(&self, prefix: &str, channels: usize, eps: f64) -> Result<BatchNorm<'a>> {
+    pub(crate) fn batch_norm(
+        &self,
+        prefix: &str,
+        channels: usize,
+        eps: f64,
+    ) -> Result<BatchNorm<'a>> {
         let get = |name: &str| -> Result<&'a [f32]> {
-            Ok(self.shaped(&format!("{prefix}.{name}"), &[channels])?.data.as_slice())
+            Ok(self
+                .shaped(&format!("{prefix}.{name}"), &[channels])?
+                .data
+                .as_slice())
         };
         Ok(BatchNorm {
             weight: get("weight")?,

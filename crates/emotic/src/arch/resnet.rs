@@ -30,8 +30,16 @@ struct Layout {
     layers: [&'static str; 4],
 }
 
-const TORCHVISION: Layout = Layout { conv1: "conv1", bn1: "bn1", layers: ["layer1", "layer2", "layer3", "layer4"] };
-const SEQUENTIAL: Layout = Layout { conv1: "0", bn1: "1", layers: ["4", "5", "6", "7"] };
+const TORCHVISION: Layout = Layout {
+    conv1: "conv1",
+    bn1: "bn1",
+    layers: ["layer1", "layer2", "layer3", "layer4"],
+};
+const SEQUENTIAL: Layout = Layout {
+    conv1: "0",
+    bn1: "1",
+    layers: ["4", "5", "6", "7"],
+};
 
 fn layout(p: &Params<'_>) -> Result<&'static Layout> {
     if p.contains("conv1.weight") {
@@ -65,16 +73,44 @@ fn conv_bn(
 
 /// One BasicBlock under `prefix` (e.g. `layer2.0`): two 3x3 conv+bn, identity or
 /// `downsample` (1x1 conv + bn) shortcut, ReLU after the sum.
-fn basic_block(g: &mut GraphBuilder, p: &Params<'_>, prefix: &str, x: &str, c_in: usize, stride: usize) -> Result<(String, usize)> {
-    let (a, c_mid) = conv_bn(g, p, x, (&format!("{prefix}.conv1"), &format!("{prefix}.bn1")), c_in, 3, &Conv2dParams::new(stride, 1))?;
+fn basic_block(
+    g: &mut GraphBuilder,
+    p: &Params<'_>,
+    prefix: &str,
+    x: &str,
+    c_in: usize,
+    stride: usize,
+) -> Result<(String, usize)> {
+    let (a, c_mid) = conv_bn(
+        g,
+        p,
+        x,
+        (&format!("{prefix}.conv1"), &format!("{prefix}.bn1")),
+        c_in,
+        3,
+        &Conv2dParams::new(stride, 1),
+    )?;
     let a = g.relu(&a)?;
-    let (b, c_out) = conv_bn(g, p, &a, (&format!("{prefix}.conv2"), &format!("{prefix}.bn2")), c_mid, 3, &Conv2dParams::new(1, 1))?;
+    let (b, c_out) = conv_bn(
+        g,
+        p,
+        &a,
+        (&format!("{prefix}.conv2"), &format!("{prefix}.bn2")),
+        c_mid,
+        3,
+        &Conv2dParams::new(1, 1),
+    )?;
     let has_downsample = p.contains(&format!("{prefix}.downsample.0.weight"));
     let shortcut = if has_downsample {
-        let names = (&*format!("{prefix}.downsample.0"), &*format!("{prefix}.downsample.1"));
+        let names = (
+            &*format!("{prefix}.downsample.0"),
+            &*format!("{prefix}.downsample.1"),
+        );
         let (s, c_s) = conv_bn(g, p, x, names, c_in, 1, &Conv2dParams::new(stride, 0))?;
         if c_s != c_out {
-            return Err(Error::Architecture(format!("`{prefix}.downsample.0.weight` has {c_s} outputs, the block {c_out}")));
+            return Err(Error::Architecture(format!(
+                "`{prefix}.downsample.0.weight` has {c_s} outputs, the block {c_out}"
+            )));
         }
         s
     } else if stride != 1 || c_in != c_out {
@@ -94,23 +130,44 @@ fn basic_block(g: &mut GraphBuilder, p: &Params<'_>, prefix: &str, x: &str, c_in
 /// # Errors
 /// [`Error::Architecture`] naming the key for a missing weight or one with an unexpected shape;
 /// [`Error::InvalidInput`] for an input size below 32 or above 4096.
-pub fn build_resnet18_features(tensors: &BTreeMap<String, Tensor>, input_hw: (usize, usize)) -> Result<Vec<u8>> {
+pub fn build_resnet18_features(
+    tensors: &BTreeMap<String, Tensor>,
+    input_hw: (usize, usize),
+) -> Result<Vec<u8>> {
     let (h, w) = input_hw;
     if !(32..=4096).contains(&h) || !(32..=4096).contains(&w) {
-        return Err(Error::InvalidInput(format!("ResNet input size {h}x{w} must be within 32..=4096")));
+        return Err(Error::InvalidInput(format!(
+            "ResNet input size {h}x{w} must be within 32..=4096"
+        )));
     }
     let p = Params::new(tensors);
     let lay = layout(&p)?;
     let mut g = GraphBuilder::new("resnet18_features");
     let batch = Dim::Symbolic("batch".into());
-    let x = g.input(INPUT_NAME, ElemType::Float, vec![batch.clone(), Dim::Fixed(3), Dim::Fixed(h), Dim::Fixed(w)])?;
-    let (x, mut c) = conv_bn(&mut g, &p, &x, (lay.conv1, lay.bn1), 3, 7, &Conv2dParams::new(2, 3))?;
+    let x = g.input(
+        INPUT_NAME,
+        ElemType::Float,
+        vec![batch.clone(), Dim::Fixed(3), Dim::Fixed(h), Dim::Fixed(w)],
+    )?;
+    let (x, mut c) = conv_bn(
+        &mut g,
+        &p,
+        &x,
+        (lay.conv1, lay.bn1),
+        3,
+        7,
+        &Conv2dParams::new(2, 3),
+    )?;
     let x = g.relu(&x)?;
     let mut x = g.max_pool(&x, 3, 2, 1)?;
     for (stage, layer) in lay.layers.iter().enumerate() {
-        let blocks = (0..).take_while(|b| p.contains(&format!("{layer}.{b}.conv1.weight"))).count();
+        let blocks = (0..)
+            .take_while(|b| p.contains(&format!("{layer}.{b}.conv1.weight")))
+            .count();
         if blocks == 0 {
-            return Err(Error::Architecture(format!("missing weight `{layer}.0.conv1.weight`")));
+            return Err(Error::Architecture(format!(
+                "missing weight `{layer}.0.conv1.weight`"
+            )));
         }
         for b in 0..blocks {
             let stride = if stage > 0 && b == 0 { 2 } else { 1 };
@@ -119,6 +176,11 @@ pub fn build_resnet18_features(tensors: &BTreeMap<String, Tensor>, input_hw: (us
     }
     let pooled = g.global_average_pool(&x)?;
     let flat = g.flatten(&pooled, 1)?;
-    g.output(&flat, OUTPUT_NAME, ElemType::Float, vec![batch, Dim::Fixed(c)])?;
+    g.output(
+        &flat,
+        OUTPUT_NAME,
+        ElemType::Float,
+        vec![batch, Dim::Fixed(c)],
+    )?;
     Ok(g.finish(PRODUCER).encode())
 }

@@ -39,7 +39,11 @@ impl DetectHead<'_> {
         for (i, (x, anchors)) in inputs.iter().zip(&self.anchors_px).enumerate() {
             let na = anchors.len() / 2;
             let name = format!("{}.m.{i}", self.prefix);
-            let w = self.p.conv(&format!("{name}.weight"), [na * no, x.channels, 1, 1], Some(&format!("{name}.bias")))?;
+            let w = self.p.conv(
+                &format!("{name}.weight"),
+                [na * no, x.channels, 1, 1],
+                Some(&format!("{name}.bias")),
+            )?;
             let y = g.conv2d(&x.value, &name, w, &emotic_onnx::Conv2dParams::new(1, 0))?;
             rows.push(decode_level(g, &y, na, no, x.stride, anchors)?);
         }
@@ -49,7 +53,14 @@ impl DetectHead<'_> {
 }
 
 /// `[N, na*no, ny, nx]` raw predictions to decoded rows `[N, na*ny*nx, no]`.
-fn decode_level(g: &mut GraphBuilder, y: &str, na: usize, no: usize, stride: usize, anchors: &[f32]) -> Result<String> {
+fn decode_level(
+    g: &mut GraphBuilder,
+    y: &str,
+    na: usize,
+    no: usize,
+    stride: usize,
+    anchors: &[f32],
+) -> Result<String> {
     let (na_i, no_i) = (na as i64, no as i64);
     let r = g.reshape(y, &[0, na_i, no_i, -1])?;
     let t = g.transpose(&r, &[0, 1, 3, 2])?;
@@ -82,7 +93,11 @@ fn grid_minus_half(g: &mut GraphBuilder, feature: &str) -> Result<String> {
         let idx = g.initializer_i64("axis", &[], &[axis])?;
         let n = g.node("Gather", &[&shape, &idx], vec![Attribute::int("axis", 0)])?;
         let r = g.node("Range", &[&zero, &n, &one], vec![])?;
-        Ok(g.node("Cast", &[&r], vec![Attribute::int("to", i64::from(ElemType::Float.code()))])?)
+        Ok(g.node(
+            "Cast",
+            &[&r],
+            vec![Attribute::int("to", i64::from(ElemType::Float.code()))],
+        )?)
     };
     let ys = axis_range(g, 2)?;
     let xs = axis_range(g, 3)?;

@@ -80,7 +80,9 @@ impl Yolov5Graph {
 /// message names the key and both shapes).
 pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
     let yaml = ckpt.meta.get("yaml").ok_or_else(|| {
-        Error::Architecture("checkpoint has no YOLOv5 model dict (`yaml`); is this a YOLOv5 checkpoint?".into())
+        Error::Architecture(
+            "checkpoint has no YOLOv5 model dict (`yaml`); is this a YOLOv5 checkpoint?".into(),
+        )
     })?;
     let spec = ModelSpec::from_json(yaml)?;
     let names = class_names(ckpt.meta.get("names"), spec.nc)?;
@@ -88,15 +90,29 @@ pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
     let mut g = GraphBuilder::new("yolov5");
     let h = Dim::Symbolic("height".into());
     let w = Dim::Symbolic("width".into());
-    let images = g.input(INPUT_NAME, ElemType::Float, vec![Dim::Fixed(1), Dim::Fixed(3), h, w])?;
-    let input = Feature { value: images, channels: 3, stride: 1 };
-    let mut blocks = Blocks { g: &mut g, p: Params::new(&ckpt.tensors), bn_eps: YOLOV5_BN_EPS };
+    let images = g.input(
+        INPUT_NAME,
+        ElemType::Float,
+        vec![Dim::Fixed(1), Dim::Fixed(3), h, w],
+    )?;
+    let input = Feature {
+        value: images,
+        channels: 3,
+        stride: 1,
+    };
+    let mut blocks = Blocks {
+        g: &mut g,
+        p: Params::new(&ckpt.tensors),
+        bn_eps: YOLOV5_BN_EPS,
+    };
 
     let mut outs: Vec<Feature> = Vec::with_capacity(spec.layers.len());
     let mut detect: Option<(String, Vec<usize>)> = None;
     for (i, layer) in spec.layers.iter().enumerate() {
         if detect.is_some() {
-            return Err(Error::Architecture(format!("layer {i} comes after Detect, which must be last")));
+            return Err(Error::Architecture(format!(
+                "layer {i} comes after Detect, which must be last"
+            )));
         }
         let from = resolve_from(i, &layer.from, &outs, &input)?;
         let ctx = |e: Error| match e {
@@ -125,7 +141,12 @@ pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
     check_strides(ckpt.meta.get("stride"), &strides)?;
 
     let no = spec.nc + 5;
-    g.output(&output, OUTPUT_NAME, ElemType::Float, vec![Dim::Fixed(1), Dim::Symbolic("rows".into()), Dim::Fixed(no)])?;
+    g.output(
+        &output,
+        OUTPUT_NAME,
+        ElemType::Float,
+        vec![Dim::Fixed(1), Dim::Symbolic("rows".into()), Dim::Fixed(no)],
+    )?;
     let max_stride = strides.iter().copied().max().unwrap_or(32);
     g.metadata("stride", &max_stride.to_string());
     g.metadata("names", &python_names_dict(&names));
@@ -141,7 +162,12 @@ pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
 }
 
 /// The layers a row reads: `-1` is the previous layer (the image for layer 0).
-fn resolve_from<'f>(i: usize, from: &[i64], outs: &'f [Feature], input: &'f Feature) -> Result<Vec<&'f Feature>> {
+fn resolve_from<'f>(
+    i: usize,
+    from: &[i64],
+    outs: &'f [Feature],
+    input: &'f Feature,
+) -> Result<Vec<&'f Feature>> {
     from.iter()
         .map(|&f| {
             let idx = if f < 0 { i as i64 + f } else { f };
@@ -151,7 +177,11 @@ fn resolve_from<'f>(i: usize, from: &[i64], outs: &'f [Feature], input: &'f Feat
                 usize::try_from(idx)
                     .ok()
                     .and_then(|k| outs.get(k))
-                    .ok_or_else(|| Error::Architecture(format!("layer {i} reads layer {f}, which does not exist yet")))
+                    .ok_or_else(|| {
+                        Error::Architecture(format!(
+                            "layer {i} reads layer {f}, which does not exist yet"
+                        ))
+                    })
             }
         })
         .collect()
@@ -160,7 +190,9 @@ fn resolve_from<'f>(i: usize, from: &[i64], outs: &'f [Feature], input: &'f Feat
 fn single<'f>(from: &[&'f Feature], i: usize) -> Result<&'f Feature> {
     match from {
         [one] => Ok(one),
-        _ => Err(Error::Architecture(format!("layer {i} must read exactly one layer"))),
+        _ => Err(Error::Architecture(format!(
+            "layer {i} must read exactly one layer"
+        ))),
     }
 }
 
@@ -171,40 +203,65 @@ fn out_channels(spec: &ModelSpec, layer: &LayerSpec, i: usize) -> Result<usize> 
         .first()
         .and_then(Value::as_f64)
         .filter(|c| *c >= 1.0 && *c <= 1e6)
-        .ok_or_else(|| Error::Architecture(format!("layer {i}: first argument must be a channel count")))?;
+        .ok_or_else(|| {
+            Error::Architecture(format!("layer {i}: first argument must be a channel count"))
+        })?;
     Ok(spec.channels(c))
 }
 
-fn build_layer(b: &mut Blocks<'_, '_>, spec: &ModelSpec, layer: &LayerSpec, i: usize, from: &[&Feature]) -> Result<Feature> {
+fn build_layer(
+    b: &mut Blocks<'_, '_>,
+    spec: &ModelSpec,
+    layer: &LayerSpec,
+    i: usize,
+    from: &[&Feature],
+) -> Result<Feature> {
     let args = &layer.args;
     let n = spec.repeats(layer.number);
     let usize_arg = |k: usize, default: i64| -> Result<usize> {
         let v = int_arg(args, k, default, i)?;
-        usize::try_from(v).ok().filter(|&v| v <= 1024).ok_or_else(|| Error::Architecture(format!("argument {k} = {v} out of range")))
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v <= 1024)
+            .ok_or_else(|| Error::Architecture(format!("argument {k} = {v} out of range")))
     };
     match layer.module.as_str() {
         "Concat" => {
             let dim = int_arg(args, 0, 1, i)?;
             if dim != 1 {
-                return Err(Error::Architecture(format!("Concat along dimension {dim}; only 1 is supported")));
+                return Err(Error::Architecture(format!(
+                    "Concat along dimension {dim}; only 1 is supported"
+                )));
             }
             let stride = from[0].stride;
             if from.iter().any(|f| f.stride != stride) {
-                return Err(Error::Architecture("Concat of feature maps with different strides".into()));
+                return Err(Error::Architecture(
+                    "Concat of feature maps with different strides".into(),
+                ));
             }
             let refs: Vec<&str> = from.iter().map(|f| f.value.as_str()).collect();
             let value = b.g.concat(&refs, 1)?;
-            Ok(Feature { value, channels: from.iter().map(|f| f.channels).sum(), stride })
+            Ok(Feature {
+                value,
+                channels: from.iter().map(|f| f.channels).sum(),
+                stride,
+            })
         }
         "nn.Upsample" | "Upsample" => {
             let x = single(from, i)?;
             let scale = usize_arg(1, 2)?;
             let mode = args.get(2).and_then(Value::as_str).unwrap_or("nearest");
             if mode != "nearest" || scale == 0 || x.stride % scale != 0 {
-                return Err(Error::Architecture(format!("Upsample mode {mode:?} scale {scale} is not supported")));
+                return Err(Error::Architecture(format!(
+                    "Upsample mode {mode:?} scale {scale} is not supported"
+                )));
             }
             let value = b.g.resize_nearest(&x.value, scale as f32)?;
-            Ok(Feature { value, channels: x.channels, stride: x.stride / scale })
+            Ok(Feature {
+                value,
+                channels: x.channels,
+                stride: x.stride / scale,
+            })
         }
         "Conv" | "Focus" | "C3" | "Bottleneck" | "SPP" | "SPPF" => {
             let c2 = out_channels(spec, layer, i)?;
@@ -212,7 +269,11 @@ fn build_layer(b: &mut Blocks<'_, '_>, spec: &ModelSpec, layer: &LayerSpec, i: u
             // Modules other than the C3 family take their repeat as an nn.Sequential.
             let (repeats, inner_n) = if layer.module == "C3" { (1, n) } else { (n, 1) };
             for j in 0..repeats {
-                let prefix = if repeats > 1 { format!("model.{i}.{j}") } else { format!("model.{i}") };
+                let prefix = if repeats > 1 {
+                    format!("model.{i}.{j}")
+                } else {
+                    format!("model.{i}")
+                };
                 x = match layer.module.as_str() {
                     "Conv" | "Focus" => {
                         let k = usize_arg(1, 1)?;
@@ -225,17 +286,37 @@ fn build_layer(b: &mut Blocks<'_, '_>, spec: &ModelSpec, layer: &LayerSpec, i: u
                             groups: usize_arg(4, 1)?.max(1),
                             act: bool_arg(args, 5, true, i)?,
                         };
-                        if layer.module == "Focus" { b.focus(&prefix, &x, a)? } else { b.conv(&prefix, &x, a)? }
+                        if layer.module == "Focus" {
+                            b.focus(&prefix, &x, a)?
+                        } else {
+                            b.conv(&prefix, &x, a)?
+                        }
                     }
-                    "C3" => b.c3(&prefix, &x, c2, inner_n, bool_arg(args, 1, true, i)?, usize_arg(2, 1)?.max(1))?,
-                    "Bottleneck" => b.bottleneck(&prefix, &x, c2, bool_arg(args, 1, true, i)?, usize_arg(2, 1)?.max(1), 0.5)?,
+                    "C3" => b.c3(
+                        &prefix,
+                        &x,
+                        c2,
+                        inner_n,
+                        bool_arg(args, 1, true, i)?,
+                        usize_arg(2, 1)?.max(1),
+                    )?,
+                    "Bottleneck" => b.bottleneck(
+                        &prefix,
+                        &x,
+                        c2,
+                        bool_arg(args, 1, true, i)?,
+                        usize_arg(2, 1)?.max(1),
+                        0.5,
+                    )?,
                     "SPPF" => b.sppf(&prefix, &x, c2, usize_arg(1, 5)?)?,
                     _ => b.spp(&prefix, &x, c2, &spp_kernels(args.get(1))?)?,
                 };
             }
             Ok(x)
         }
-        other => Err(Error::Architecture(format!("module `{other}` is not supported"))),
+        other => Err(Error::Architecture(format!(
+            "module `{other}` is not supported"
+        ))),
     }
 }
 
@@ -248,14 +329,24 @@ fn spp_kernels(arg: Option<&Value>) -> Result<Vec<usize>> {
                 k.as_u64()
                     .filter(|&k| k % 2 == 1 && k <= 63)
                     .map(|k| k as usize)
-                    .ok_or_else(|| Error::Architecture(format!("SPP kernel {k} must be an odd size")))
+                    .ok_or_else(|| {
+                        Error::Architecture(format!("SPP kernel {k} must be an odd size"))
+                    })
             })
             .collect(),
-        Some(v) => Err(Error::Architecture(format!("SPP kernels must be a list, found {v}"))),
+        Some(v) => Err(Error::Architecture(format!(
+            "SPP kernels must be a list, found {v}"
+        ))),
     }
 }
 
-fn detect_head<'a>(spec: &ModelSpec, layer: &LayerSpec, i: usize, feats: &[Feature], p: &Params<'a>) -> Result<DetectHead<'a>> {
+fn detect_head<'a>(
+    spec: &ModelSpec,
+    layer: &LayerSpec,
+    i: usize,
+    feats: &[Feature],
+    p: &Params<'a>,
+) -> Result<DetectHead<'a>> {
     let prefix = format!("model.{i}");
     let nl = feats.len();
     let key = format!("{prefix}.anchors");
@@ -264,20 +355,44 @@ fn detect_head<'a>(spec: &ModelSpec, layer: &LayerSpec, i: usize, feats: &[Featu
     let anchors_px: Vec<Vec<f32>> = if p.contains(&key) {
         let t = p.ranked(&key, 3)?;
         if t.shape[0] != nl || t.shape[2] != 2 {
-            return Err(Error::Architecture(format!("weight `{key}`: expected shape [{nl}, na, 2], found {:?}", t.shape)));
+            return Err(Error::Architecture(format!(
+                "weight `{key}`: expected shape [{nl}, na, 2], found {:?}",
+                t.shape
+            )));
         }
         let per_level = t.shape[1] * 2;
-        t.data.chunks(per_level).zip(feats).map(|(a, f)| a.iter().map(|v| v * f.stride as f32).collect()).collect()
+        t.data
+            .chunks(per_level)
+            .zip(feats)
+            .map(|(a, f)| a.iter().map(|v| v * f.stride as f32).collect())
+            .collect()
     } else {
-        if spec.anchors.len() != nl || layer.args.get(1).is_some_and(|a| a.as_str() != Some("anchors")) {
-            return Err(Error::Architecture(format!("missing weight `{key}` and the yaml anchors do not cover {nl} levels")));
+        if spec.anchors.len() != nl
+            || layer
+                .args
+                .get(1)
+                .is_some_and(|a| a.as_str() != Some("anchors"))
+        {
+            return Err(Error::Architecture(format!(
+                "missing weight `{key}` and the yaml anchors do not cover {nl} levels"
+            )));
         }
-        spec.anchors.iter().map(|a| a.iter().map(|&v| v as f32).collect()).collect()
+        spec.anchors
+            .iter()
+            .map(|a| a.iter().map(|&v| v as f32).collect())
+            .collect()
     };
     if anchors_px.iter().any(|a| a.is_empty() || a.len() % 2 != 0) {
-        return Err(Error::Architecture(format!("Detect `{prefix}` has malformed anchors")));
+        return Err(Error::Architecture(format!(
+            "Detect `{prefix}` has malformed anchors"
+        )));
     }
-    Ok(DetectHead { prefix, nc: spec.nc, anchors_px, p: *p })
+    Ok(DetectHead {
+        prefix,
+        nc: spec.nc,
+        anchors_px,
+        p: *p,
+    })
 }
 
 /// Class names from `meta["names"]` (a list, or a dict keyed by id), checked against `nc`;
@@ -285,33 +400,53 @@ fn detect_head<'a>(spec: &ModelSpec, layer: &LayerSpec, i: usize, feats: &[Featu
 fn class_names(names: Option<&Value>, nc: usize) -> Result<Vec<String>> {
     let list: Vec<String> = match names {
         None | Some(Value::Null) => return Ok((0..nc).map(|c| format!("class{c}")).collect()),
-        Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect(),
         Some(Value::Object(m)) => {
             let mut entries: Vec<(usize, String)> = Vec::with_capacity(m.len());
             for (k, v) in m {
-                let id = k.parse::<usize>().map_err(|_| Error::Architecture(format!("class name key {k:?} is not an id")))?;
+                let id = k.parse::<usize>().map_err(|_| {
+                    Error::Architecture(format!("class name key {k:?} is not an id"))
+                })?;
                 entries.push((id, v.as_str().map_or_else(|| v.to_string(), str::to_owned)));
             }
             entries.sort_by_key(|(id, _)| *id);
             entries.into_iter().map(|(_, n)| n).collect()
         }
-        Some(v) => return Err(Error::Architecture(format!("`names` must be a list or dict, found {v}"))),
+        Some(v) => {
+            return Err(Error::Architecture(format!(
+                "`names` must be a list or dict, found {v}"
+            )));
+        }
     };
     if list.len() != nc {
-        return Err(Error::Architecture(format!("checkpoint has {} class names but nc = {nc}", list.len())));
+        return Err(Error::Architecture(format!(
+            "checkpoint has {} class names but nc = {nc}",
+            list.len()
+        )));
     }
     Ok(list)
 }
 
 /// Cross-checks the strides we derived from the architecture with `meta["stride"]`.
 fn check_strides(stored: Option<&Value>, derived: &[usize]) -> Result<()> {
-    let Some(Value::Array(values)) = stored else { return Ok(()) };
+    let Some(Value::Array(values)) = stored else {
+        return Ok(());
+    };
     let stored: Vec<f64> = values.iter().filter_map(Value::as_f64).collect();
-    let same = stored.len() == derived.len() && stored.iter().zip(derived).all(|(a, &b)| (a - b as f64).abs() < 1e-6);
+    let same = stored.len() == derived.len()
+        && stored
+            .iter()
+            .zip(derived)
+            .all(|(a, &b)| (a - b as f64).abs() < 1e-6);
     if same {
         Ok(())
     } else {
-        Err(Error::Architecture(format!("checkpoint strides {stored:?} differ from the architecture's {derived:?}")))
+        Err(Error::Architecture(format!(
+            "checkpoint strides {stored:?} differ from the architecture's {derived:?}"
+        )))
     }
 }
 

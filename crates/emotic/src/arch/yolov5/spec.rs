@@ -34,7 +34,8 @@ fn bad(msg: impl Into<String>) -> Error {
 }
 
 fn number(v: &Value, what: &str) -> Result<f64> {
-    v.as_f64().ok_or_else(|| bad(format!("`{what}` is not a number: {v}")))
+    v.as_f64()
+        .ok_or_else(|| bad(format!("`{what}` is not a number: {v}")))
 }
 
 impl ModelSpec {
@@ -48,14 +49,22 @@ impl ModelSpec {
         }
         let depth_multiple = number(field("depth_multiple")?, "depth_multiple")?;
         let width_multiple = number(field("width_multiple")?, "width_multiple")?;
-        if !(depth_multiple > 0.0 && width_multiple > 0.0 && depth_multiple <= 16.0 && width_multiple <= 16.0) {
+        if !(depth_multiple > 0.0
+            && width_multiple > 0.0
+            && depth_multiple <= 16.0
+            && width_multiple <= 16.0)
+        {
             return Err(bad("depth/width multiples must be in (0, 16]"));
         }
         if let Some(act) = obj.get("activation")
             && !act.is_null()
-            && act.as_str().is_none_or(|s| s.replace(' ', "") != "nn.SiLU()")
+            && act
+                .as_str()
+                .is_none_or(|s| s.replace(' ', "") != "nn.SiLU()")
         {
-            return Err(bad(format!("only the default SiLU activation is supported, found {act}")));
+            return Err(bad(format!(
+                "only the default SiLU activation is supported, found {act}"
+            )));
         }
         let anchors = match field("anchors")? {
             Value::Array(levels) => levels
@@ -68,21 +77,37 @@ impl ModelSpec {
                         .collect::<Result<Vec<f64>>>()
                 })
                 .collect::<Result<Vec<_>>>()?,
-            other => return Err(bad(format!("`anchors` must be explicit pixel anchors, found {other}"))),
+            other => {
+                return Err(bad(format!(
+                    "`anchors` must be explicit pixel anchors, found {other}"
+                )));
+            }
         };
         let mut layers = Vec::new();
         for section in ["backbone", "head"] {
-            let rows = field(section)?.as_array().ok_or_else(|| bad(format!("`{section}` is not a list")))?;
+            let rows = field(section)?
+                .as_array()
+                .ok_or_else(|| bad(format!("`{section}` is not a list")))?;
             for row in rows {
                 layers.push(parse_row(row)?);
             }
         }
-        Ok(Self { nc: nc as usize, depth_multiple, width_multiple, anchors, layers })
+        Ok(Self {
+            nc: nc as usize,
+            depth_multiple,
+            width_multiple,
+            anchors,
+            layers,
+        })
     }
 
     /// YOLOv5's repeat count: `max(round(n * gd), 1)` for `n > 1` (Python's round-half-even).
     pub(crate) fn repeats(&self, n: usize) -> usize {
-        if n > 1 { (round_half_even(n as f64 * self.depth_multiple) as usize).max(1) } else { n }
+        if n > 1 {
+            (round_half_even(n as f64 * self.depth_multiple) as usize).max(1)
+        } else {
+            n
+        }
     }
 
     /// YOLOv5's output channels: `make_divisible(c * gw, 8) = ceil(c * gw / 8) * 8`.
@@ -92,21 +117,52 @@ impl ModelSpec {
 }
 
 fn parse_row(row: &Value) -> Result<LayerSpec> {
-    let cells = row.as_array().filter(|c| c.len() == 4).ok_or_else(|| bad(format!("layer row {row} is not [from, number, module, args]")))?;
+    let cells = row.as_array().filter(|c| c.len() == 4).ok_or_else(|| {
+        bad(format!(
+            "layer row {row} is not [from, number, module, args]"
+        ))
+    })?;
     let from = match &cells[0] {
-        Value::Array(list) => list.iter().map(|v| v.as_i64().ok_or_else(|| bad(format!("bad `from` in {row}")))).collect::<Result<_>>()?,
-        v => vec![v.as_i64().ok_or_else(|| bad(format!("bad `from` in {row}")))?],
+        Value::Array(list) => list
+            .iter()
+            .map(|v| {
+                v.as_i64()
+                    .ok_or_else(|| bad(format!("bad `from` in {row}")))
+            })
+            .collect::<Result<_>>()?,
+        v => vec![
+            v.as_i64()
+                .ok_or_else(|| bad(format!("bad `from` in {row}")))?,
+        ],
     };
-    let number = cells[1].as_u64().filter(|&n| n >= 1 && n <= 1000).ok_or_else(|| bad(format!("bad repeat count in {row}")))? as usize;
-    let module = cells[2].as_str().ok_or_else(|| bad(format!("bad module name in {row}")))?.to_owned();
-    let args = cells[3].as_array().cloned().ok_or_else(|| bad(format!("bad args in {row}")))?;
-    Ok(LayerSpec { from, number, module, args })
+    let number = cells[1]
+        .as_u64()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| bad(format!("bad repeat count in {row}")))? as usize;
+    let module = cells[2]
+        .as_str()
+        .ok_or_else(|| bad(format!("bad module name in {row}")))?
+        .to_owned();
+    let args = cells[3]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| bad(format!("bad args in {row}")))?;
+    Ok(LayerSpec {
+        from,
+        number,
+        module,
+        args,
+    })
 }
 
 /// Python 3's `round()` for non-negative values: ties go to the even neighbour.
 pub(crate) fn round_half_even(x: f64) -> f64 {
     let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 { r - 1.0 } else { r }
+    if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+        r - 1.0
+    } else {
+        r
+    }
 }
 
 /// Argument `i` as an integer, `default` when absent or `None`.
@@ -114,7 +170,11 @@ pub(crate) fn int_arg(args: &[Value], i: usize, default: i64, layer: usize) -> R
     match args.get(i) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::String(s)) if s == "None" => Ok(default),
-        Some(v) => v.as_i64().ok_or_else(|| bad(format!("layer {layer}: argument {i} should be an integer, found {v}"))),
+        Some(v) => v.as_i64().ok_or_else(|| {
+            bad(format!(
+                "layer {layer}: argument {i} should be an integer, found {v}"
+            ))
+        }),
     }
 }
 
@@ -123,7 +183,9 @@ pub(crate) fn bool_arg(args: &[Value], i: usize, default: bool, layer: usize) ->
     match args.get(i) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(bad(format!("layer {layer}: argument {i} should be a bool, found {v}"))),
+        Some(v) => Err(bad(format!(
+            "layer {layer}: argument {i} should be a bool, found {v}"
+        ))),
     }
 }
 
@@ -142,13 +204,30 @@ mod tests {
 
     #[test]
     fn yolov5n_multiples() {
-        let spec = ModelSpec { nc: 80, depth_multiple: 0.33, width_multiple: 0.25, anchors: vec![], layers: vec![] };
+        let spec = ModelSpec {
+            nc: 80,
+            depth_multiple: 0.33,
+            width_multiple: 0.25,
+            anchors: vec![],
+            layers: vec![],
+        };
         // yolov5n: C3 x9 -> 3, x6 -> 2, x3 -> 1; Conv(64) -> 16, C3(1024) -> 256.
-        assert_eq!([spec.repeats(9), spec.repeats(6), spec.repeats(3), spec.repeats(1)], [3, 2, 1, 1]);
+        assert_eq!(
+            [
+                spec.repeats(9),
+                spec.repeats(6),
+                spec.repeats(3),
+                spec.repeats(1)
+            ],
+            [3, 2, 1, 1]
+        );
         assert_eq!(spec.channels(64.0), 16);
         assert_eq!(spec.channels(1024.0), 256);
         // Widths that are not a multiple of 8 after scaling round up: 0.3 * 100 = 30 -> 32.
-        let odd = ModelSpec { width_multiple: 0.3, ..spec };
+        let odd = ModelSpec {
+            width_multiple: 0.3,
+            ..spec
+        };
         assert_eq!(odd.channels(100.0), 32);
     }
 }
