@@ -362,3 +362,24 @@ fn conv_helper_writes_pytorch_padding_as_onnx_pads() {
         "ONNX pads are [h_begin, w_begin, h_end, w_end]"
     );
 }
+
+#[test]
+fn write_atomic_replaces_the_file_and_reports_the_path() {
+    let dir = std::env::temp_dir().join(format!("emotic-onnx-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.onnx");
+    std::fs::write(&path, b"old contents").unwrap();
+    emotic_onnx::write_atomic(&path, b"new").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "temporary file removed"
+    );
+    let bad = dir.join("no/such/dir/m.onnx");
+    let msg = emotic_onnx::write_atomic(&bad, b"x")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("no/such/dir/m.onnx"), "{msg}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
