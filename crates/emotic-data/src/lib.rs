@@ -1,1 +1,34 @@
-//! emotic-data
+//! EMOTIC dataset preparation: from the official release or the reference's preprocessed
+//! arrays to a memory-mappable dataset, and back.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`mat`] | MATLAB v5 reader (structs, cells, compression) |
+//! | [`annotations`] | the EMOTIC `Annotations.mat` layout → per-person records with skip reasons |
+//! | [`reference`] | the reference `{split}_*_arr.npy` + `{split}.csv` layout (read and write) |
+//! | [`dataset`] | our format: [`dataset::Dataset`] reader and [`dataset::DatasetWriter`] |
+//! | [`prepare`] | image decoding, cropping and resizing the reference way |
+
+pub mod annotations;
+pub mod dataset;
+mod error;
+pub mod mat;
+pub mod prepare;
+pub mod pylit;
+pub mod reference;
+
+pub use error::{Error, Result};
+
+/// Category names in the reference index order (shared with evaluation).
+pub use emotic_eval::CATEGORIES;
+
+/// Context images are resized to this square size.
+pub const CONTEXT_SIZE: usize = 224;
+/// Body crops are resized to this square size.
+pub const BODY_SIZE: usize = 128;
+/// Bytes of one context image (224 x 224 x 3, RGB, row-major).
+pub const CONTEXT_BYTES: usize = CONTEXT_SIZE * CONTEXT_SIZE * 3;
+/// Bytes of one body image (128 x 128 x 3).
+pub const BODY_BYTES: usize = BODY_SIZE * BODY_SIZE * 3;
+/// The three splits.
+pub const SPLITS: [&str; 3] = ["train", "val", "test"];
