@@ -332,10 +332,12 @@ def build_tiny_v50(path):
     with torch.no_grad():
         for mod in model.modules():
             if isinstance(mod, nn.BatchNorm2d):
-                mod.weight.uniform_(0.5, 1.5)
+                # Small variances, as in trained YOLOv5 models, so that eps (1e-3) matters;
+                # gamma ~ sqrt(var) keeps activations of order 1 through the network.
+                mod.running_var.uniform_(0.002, 0.05)
+                mod.weight.copy_(mod.running_var.sqrt() * torch.empty_like(mod.weight).uniform_(0.5, 1.5))
                 mod.bias.normal_(0, 0.1)
                 mod.running_mean.normal_(0, 0.2)
-                mod.running_var.uniform_(0.5, 2.0)
     model.eval().half()
     torch.save({"model": model, "epoch": -1}, path)
 
