@@ -13,7 +13,9 @@ mod error;
 mod fsutil;
 pub mod npy;
 pub mod pickle;
+pub mod safetensors;
 pub mod tensor;
+pub mod torch;
 
 pub use error::{Error, Result};
 pub use tensor::{DType, Tensor};
@@ -34,4 +36,17 @@ pub struct Checkpoint {
     /// Fully qualified class of the selected module when the file pickles a whole module
     /// (`models.yolo.DetectionModel`, `torch.nn.modules.container.Sequential`, `emotic.Emotic`).
     pub module_class: Option<String>,
+}
+
+/// Reads a PyTorch (`torch.save` zip or legacy) or safetensors file, recognised by its first
+/// bytes, and selects the model it holds (see [`torch`]).
+pub fn load_checkpoint(path: &std::path::Path) -> Result<Checkpoint> {
+    let bytes = fsutil::read_file(path)?;
+    if torch::is_zip(&bytes) || torch::is_legacy(&bytes) {
+        torch::read_torch_bytes(&bytes).map_err(|e| e.in_file(path))
+    } else if safetensors::looks_like_safetensors(&bytes) {
+        safetensors::read_safetensors_bytes(&bytes).map_err(|e| e.in_file(path))
+    } else {
+        Err(error::format_err!("not a PyTorch/safetensors file").in_file(path))
+    }
 }

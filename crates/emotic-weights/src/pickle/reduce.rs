@@ -61,6 +61,7 @@ const MAX_DIMS: usize = 64;
 impl Machine<'_> {
     /// Applies `callable` (which must be a global) to `args`, without executing anything.
     pub(super) fn call(&mut self, callable: Id, args: Vec<Id>) -> Result<Id> {
+        let callable = self.resolve_class(callable);
         let Node::Leaf(Value::Global { module, name }) = self.node(callable) else {
             return Err(self.err("the called object is not a global class or function"));
         };
@@ -163,6 +164,19 @@ impl Machine<'_> {
         }
     }
 
+    /// Legacy `torch.save` pickles refer to module classes through a persistent id
+    /// `('module', <class>, source_file, source)`; that id stands for the class itself.
+    fn resolve_class(&self, id: Id) -> Id {
+        if let Node::PersId(pid) = self.node(id)
+            && let Node::Tuple(items) = self.node(*pid)
+            && items.len() >= 2
+            && self.str_of(items[0]) == Some("module")
+        {
+            return items[1];
+        }
+        id
+    }
+
     fn inert(&mut self, module: &str, name: &str, args: Vec<Id>) -> Result<Id> {
         self.alloc(Node::Object {
             class: format!("{module}.{name}"),
@@ -172,7 +186,7 @@ impl Machine<'_> {
     }
 
     fn global_name(&self, id: Id) -> Result<String> {
-        match self.node(id) {
+        match self.node(self.resolve_class(id)) {
             Node::Leaf(Value::Global { module, name }) => Ok(format!("{module}.{name}")),
             _ => Err(self.err("expected a class")),
         }

@@ -1,0 +1,128 @@
+//! The zip-based `torch.save` format (PyTorch >= 1.6): `<archive>/data.pkl` holds the pickle,
+//! `<archive>/data/<key>` the raw bytes of each storage, `<archive>/byteorder` their byte order.
+
+use super::StorageSource;
+use super::storage::{StorageId, dtype_size};
+use crate::error::format_err;
+use crate::pickle::{self, Value};
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::io::{Read, Seek};
+use std::rc::Rc;
+
+/// The largest `data.pkl` accepted; real ones are well under a megabyte.
+const MAX_PICKLE_BYTES: u64 = 256 << 20;
+
+/// An open zip checkpoint.
+pub(crate) struct ZipCheckpoint<R: Read + Seek> {
+    archive: zip::ZipArchive<R>,
+    prefix: String,
+    big_endian: bool,
+    cache: HashMap<String, Rc<Vec<u8>>>,
+}
+
+fn zip_error(e: zip::result::ZipError) -> Error {
+    match e {
+        zip::result::ZipError::InvalidArchive(msg) => {
+            format_err!(
+                "truncated or damaged zip archive ({msg}): zip central directory missing or invalid"
+            )
+        }
+        other => Error::Zip(other),
+    }
+}
+
+impl<R: Read + Seek> ZipCheckpoint<R> {
+    /// Opens the archive and decodes `data.pkl`.
+    pub(crate) fn open(reader: R) -> Result<(Self, Value)> {
+        let mut archive = zip::ZipArchive::new(reader).map_err(zip_error)?;
+        let pkl_name = archive
+            .file_names()
+            .filter_map(std::result::Result::ok)
+            .find(|n| n.ends_with("data.pkl") && n.matches('/').count() == 1)
+            .map(std::borrow::Cow::into_owned)
+            .ok_or_else(|| format_err!("zip archive has no <archive>/data.pkl entry"))?;
+        let prefix = pkl_name.trim_end_matches("data.pkl").to_owned();
+        let pickle_bytes = read_entry(&mut archive, &pkl_name, MAX_PICKLE_BYTES)?;
+        let big_endian = match archive.by_name(&format!("{prefix}byteorder")) {
+            Ok(mut f) => {
+                let mut s = String::new();
+                f.by_ref().take(16).read_to_string(&mut s)?;
+                match s.trim() {
+                    "little" => false,
+                    "big" => true,
+                    other => return Err(format_err!("unknown byteorder {other:?}")),
+                }
+            }
+            Err(_) => false, // files from before byteorder was recorded are little-endian
+        };
+        let root = pickle::from_slice(&pickle_bytes).map_err(|e| match e {
+            Error::Format(m) => format_err!("{pkl_name}: {m}"),
+            other => other,
+        })?;
+        Ok((
+            Self {
+                archive,
+                prefix,
+                big_endian,
+                cache: HashMap::new(),
+            },
+            root,
+        ))
+    }
+}
+
+fn read_entry<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    name: &str,
+    max: u64,
+) -> Result<Vec<u8>> {
+    let entry = archive.by_name(name).map_err(|e| match e {
+        zip::result::ZipError::FileNotFound => format_err!("zip entry {name} is missing"),
+        other => zip_error(other),
+    })?;
+    let size = entry.size();
+    if size > max {
+        return Err(Error::Limit(format!(
+            "zip entry {name} has {size} bytes, more than {max}"
+        )));
+    }
+    let mut bytes = Vec::new();
+    entry
+        .take(size)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format_err!("zip entry {name} is corrupt: {e}"))?;
+    if bytes.len() as u64 != size {
+        return Err(format_err!(
+            "zip entry {name} is truncated: {} of {size} bytes",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+impl<R: Read + Seek> StorageSource for ZipCheckpoint<R> {
+    fn storage(&mut self, id: &StorageId) -> Result<Rc<Vec<u8>>> {
+        if let Some(bytes) = self.cache.get(&id.key) {
+            return Ok(Rc::clone(bytes));
+        }
+        let name = format!("{}data/{}", self.prefix, id.key);
+        // The claimed element count only bounds the read; the bytes present decide.
+        let claimed = (id.numel as u64).saturating_mul(dtype_size(id.dtype) as u64);
+        let bytes = read_entry(&mut self.archive, &name, claimed.max(1)).map_err(|e| match e {
+            Error::Limit(_) => format_err!(
+                "storage {} holds more bytes than its {} claimed elements",
+                id.key,
+                id.numel
+            ),
+            other => other,
+        })?;
+        let bytes = Rc::new(bytes);
+        self.cache.insert(id.key.clone(), Rc::clone(&bytes));
+        Ok(bytes)
+    }
+
+    fn big_endian(&self) -> bool {
+        self.big_endian
+    }
+}
