@@ -1,1 +1,22 @@
-//! Context-aware emotion recognition.
+//! Context-aware emotion recognition: person detection and EMOTIC emotion inference on ONNX
+//! Runtime, with the graphs built from PyTorch checkpoints.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`engine`] | load ONNX Runtime, run ONNX models |
+//! | [`arch`] | YOLOv5, ResNet18 and the EMOTIC fusion head as ONNX graphs built from checkpoints |
+//! | [`detect`] | YOLOv5 letterbox, NMS, box scaling, the detector |
+//! | [`emotion`] | the EMOTIC model: reference preprocessing, batched inference, thresholds, bundle |
+//! | [`imageops`] | OpenCV-exact resize, crop and normalisation |
+//! | [`pipeline`] | detector + emotion model per frame, each piece of work once |
+
+mod error;
+
+pub mod arch;
+pub mod detect;
+pub mod emotion;
+pub mod engine;
+pub mod imageops;
+pub mod pipeline;
+
+pub use error::{Error, Result};

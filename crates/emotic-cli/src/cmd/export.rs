@@ -1,0 +1,63 @@
+//! `emotic export`: write the graphs we build from checkpoints.
+//!
+//! - a YOLOv5 checkpoint (`.pt`) becomes one `.onnx` file;
+//! - an emotion bundle (`emotic import`'s output) becomes a folder with the three ONNX graphs,
+//!   the three state dicts as safetensors and `val_thresholds.npy`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::Outcome;
+
+/// Arguments of `emotic export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A YOLOv5 checkpoint (`.pt`) or an emotion bundle (`.safetensors`).
+    #[arg(long, short = 'w')]
+    pub weights: PathBuf,
+    /// Output file (detector) or folder (emotion bundle); defaults to the weights path with
+    /// `.onnx`, or with `_export` appended for a bundle.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+fn is_bundle(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+}
+
+/// Builds the graph(s) and writes them; never overwrites existing files.
+pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
+    if is_bundle(&args.weights) {
+        return export_emotion_bundle(args);
+    }
+    let output = args.output.clone().unwrap_or_else(|| args.weights.with_extension("onnx"));
+    if output.exists() {
+        anyhow::bail!("{} already exists; choose another --output", output.display());
+    }
+    let checkpoint = emotic_weights::load_checkpoint(&args.weights)
+        .with_context(|| format!("reading {}", args.weights.display()))?;
+    let graph = emotic::arch::yolov5::build_yolov5(&checkpoint)
+        .with_context(|| format!("{} is not a usable YOLOv5 checkpoint", args.weights.display()))?;
+    graph.write_onnx(&output).with_context(|| format!("writing {}", output.display()))?;
+    #[allow(clippy::cast_precision_loss)]
+    let megabytes = graph.model.len() as f64 / 1e6;
+    tracing::info!("wrote {} ({megabytes:.1} MB, {} classes)", output.display(), graph.names.len());
+    Ok(Outcome::Success)
+}
+
+fn export_emotion_bundle(args: &ExportArgs) -> anyhow::Result<Outcome> {
+    let output = args.output.clone().unwrap_or_else(|| {
+        let mut name = args.weights.file_stem().unwrap_or_default().to_os_string();
+        name.push("_export");
+        args.weights.with_file_name(name)
+    });
+    if output.exists() && std::fs::read_dir(&output).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        anyhow::bail!("{} already exists and is not empty; choose another --output", output.display());
+    }
+    let files = emotic::emotion::export_bundle(&args.weights, &output)?;
+    for path in files.onnx.iter().chain(&files.state_dicts).chain([&files.thresholds]) {
+        tracing::info!("wrote {}", path.display());
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,17 @@
+//! One module per subcommand. Each has an `Args` struct (clap derive) and
+//! `run(&Args) -> anyhow::Result<Outcome>`; only `main` turns the result into an exit code.
+
+pub mod bench;
+pub mod eval;
+pub mod export;
+pub mod predict;
+pub mod prepare;
+
+/// How a command that did not fail outright ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was processed.
+    Success,
+    /// The command finished, but some inputs could not be processed (reported individually).
+    SomeInputsFailed,
+}
