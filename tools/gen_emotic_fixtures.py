@@ -214,12 +214,20 @@ def main():
         ctx_rows = model_context(all_ctx)
         per_person = torch.cat([ctx_rows[i:i + 1].expand(len(p[2]), -1, -1, -1) for i, p in enumerate(prepared)])
         calibrate_batchnorm(head, gen, per_person, model_body(all_body))
+        # A trained head emits VAD / 10, i.e. values in about [0.1, 1]; scale the random fc_cont
+        # to that range so the x10 VAD readout has realistic magnitudes.
+        head.fc_cont.weight.mul_(0.1)
+        head.fc_cont.bias.fill_(0.5)
 
     torch.save(model_context, os.path.join(out, "model_context1.pth"))
     torch.save(model_body, os.path.join(out, "model_body1.pth"))
     torch.save(head, os.path.join(out, "model_emotic1.pth"))
     torch.save(head.state_dict(), os.path.join(out, "model_emotic1_state_dict.pth"))
     torch.save(model_body.state_dict(), os.path.join(out, "model_body1_state_dict.pth"))
+    if not args.full:
+        # A head for narrower streams (fc1 expects 8 + 8 features): loading it with these streams
+        # must fail with an error about mismatched shapes.
+        torch.save(Emotic(8, 8).eval(), os.path.join(out, "mismatched_model_emotic1.pth"))
 
     records = []
     all_cat = []

@@ -1,0 +1,286 @@
+//! The model bundle: one safetensors file with everything the EMOTIC model needs.
+//!
+//! Tensors: `context.<key>`, `body.<key>`, `head.<key>` (the original state-dict keys after the
+//! prefix) and `thresholds` (26 values). Metadata (`__metadata__`, strings):
+//!
+//! | key | value |
+//! |---|---|
+//! | `format` | [`BUNDLE_FORMAT`] |
+//! | `format_version` | [`BUNDLE_VERSION`] |
+//! | `categories` | JSON list of the 26 category names, in output order |
+//! | `vad_names` | JSON list `["Valence", "Arousal", "Dominance"]` |
+//! | `vad_scale` | `10` (the model emits VAD / 10) |
+//! | `context_mean`, `context_std`, `body_mean`, `body_std` | JSON lists of 3 numbers |
+//! | `context_input_size`, `body_input_size` | JSON `[width, height]` |
+//!
+//! Reading refuses a bundle without thresholds: the model must never run thresholdless.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use emotic_weights::Tensor;
+
+use super::model::{Sources, build_graphs};
+use super::weights::{EmotionWeights, Part, THRESHOLDS_FILE, thresholds_from_slice};
+use super::{
+    BODY_NORM, BODY_SIZE, CATEGORIES, CONTEXT_NORM, CONTEXT_SIZE, NUM_CATEGORIES, VAD_NAMES,
+};
+use crate::{Error, Result};
+
+/// Value of the `format` metadata entry.
+pub const BUNDLE_FORMAT: &str = "emotic-rs/emotion-bundle";
+/// Version of the bundle layout this code writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
+
+const THRESHOLDS_KEY: &str = "thresholds";
+
+/// The safetensors calls, in one place.
+mod st {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use emotic_weights::Tensor;
+
+    use crate::Result;
+
+    /// A safetensors file's tensors and its `__metadata__`.
+    pub(super) struct File {
+        pub(super) tensors: BTreeMap<String, Tensor>,
+        pub(super) metadata: BTreeMap<String, String>,
+    }
+
+    /// Writes `F32` safetensors atomically.
+    pub(super) fn write(
+        path: &Path,
+        tensors: &BTreeMap<String, Tensor>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        emotic_weights::safetensors::write_safetensors(path, tensors, metadata)?;
+        Ok(())
+    }
+
+    /// Reads a safetensors file; metadata values are strings in the format.
+    pub(super) fn read(path: &Path) -> Result<File> {
+        let checkpoint = emotic_weights::safetensors::read_safetensors_file(path)?;
+        let metadata = checkpoint
+            .meta
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
+            .collect();
+        Ok(File {
+            tensors: checkpoint.tensors,
+            metadata,
+        })
+    }
+}
+
+fn json_list<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The metadata every bundle carries (see the module documentation).
+#[must_use]
+pub fn bundle_metadata() -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("format".into(), BUNDLE_FORMAT.into());
+    m.insert("format_version".into(), BUNDLE_VERSION.to_string());
+    m.insert("categories".into(), json_list(&CATEGORIES));
+    m.insert("vad_names".into(), json_list(&VAD_NAMES));
+    m.insert("vad_scale".into(), super::VAD_SCALE.to_string());
+    m.insert("context_mean".into(), json_list(&CONTEXT_NORM.mean));
+    m.insert("context_std".into(), json_list(&CONTEXT_NORM.std));
+    m.insert("body_mean".into(), json_list(&BODY_NORM.mean));
+    m.insert("body_std".into(), json_list(&BODY_NORM.std));
+    m.insert(
+        "context_input_size".into(),
+        json_list(&[CONTEXT_SIZE.0, CONTEXT_SIZE.1]),
+    );
+    m.insert(
+        "body_input_size".into(),
+        json_list(&[BODY_SIZE.0, BODY_SIZE.1]),
+    );
+    m
+}
+
+/// Writes `weights` as a bundle at `path` (atomically).
+///
+/// # Errors
+/// [`Error::Weights`] when the file cannot be written.
+pub fn write_bundle(weights: &EmotionWeights, path: &Path) -> Result<()> {
+    let mut tensors = BTreeMap::new();
+    for part in [Part::Context, Part::Body, Part::Head] {
+        for (key, t) in weights.part(part) {
+            tensors.insert(format!("{}.{key}", part.prefix()), t.clone());
+        }
+    }
+    tensors.insert(
+        THRESHOLDS_KEY.to_string(),
+        Tensor::from_f32(vec![NUM_CATEGORIES], weights.thresholds.to_vec()),
+    );
+    st::write(path, &tensors, &bundle_metadata())?;
+    Ok(())
+}
+
+/// Reads a bundle written by [`write_bundle`], checking format, version, categories,
+/// normalisation, input sizes and thresholds.
+///
+/// # Errors
+/// [`Error::Model`] naming the file for anything missing or different from what this version
+/// runs (in particular a bundle without thresholds).
+pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
+    let err = |message: String| Error::Model {
+        path: path.to_path_buf(),
+        message,
+    };
+    if !path.is_file() {
+        return Err(err("model bundle not found".into()));
+    }
+    let file = st::read(path).map_err(|e| err(format!("cannot read model bundle: {e}")))?;
+    let meta = &file.metadata;
+    let get = |key: &str| meta.get(key).map(String::as_str);
+    if get("format") != Some(BUNDLE_FORMAT) {
+        return Err(err(format!(
+            "not an emotic-rs emotion bundle (metadata `format` is {:?}, expected {BUNDLE_FORMAT:?}); \
+             convert reference checkpoints with `emotic import`",
+            get("format")
+        )));
+    }
+    let version = get("format_version").and_then(|v| v.parse::<u32>().ok());
+    if version != Some(BUNDLE_VERSION) {
+        return Err(err(format!(
+            "bundle format version {:?} is not supported (this build reads version {BUNDLE_VERSION})",
+            get("format_version")
+        )));
+    }
+    let expected = bundle_metadata();
+    for key in [
+        "categories",
+        "vad_scale",
+        "context_mean",
+        "context_std",
+        "body_mean",
+        "body_std",
+        "context_input_size",
+        "body_input_size",
+    ] {
+        let found: Option<serde_json::Value> = get(key).and_then(|v| serde_json::from_str(v).ok());
+        let want: Option<serde_json::Value> =
+            expected.get(key).and_then(|v| serde_json::from_str(v).ok());
+        if found.is_none() || found != want {
+            return Err(err(format!(
+                "bundle metadata `{key}` is {:?}, this version runs only {:?}",
+                get(key),
+                expected.get(key)
+            )));
+        }
+    }
+    let thresholds = file.tensors.get(THRESHOLDS_KEY).ok_or_else(|| {
+        err(
+            "bundle has no `thresholds` tensor; refusing to run the model without thresholds"
+                .into(),
+        )
+    })?;
+    if thresholds.shape != [NUM_CATEGORIES] {
+        return Err(err(format!(
+            "bundle `thresholds` has shape {:?}, expected [{NUM_CATEGORIES}]",
+            thresholds.shape
+        )));
+    }
+    let thresholds = thresholds_from_slice(&thresholds.data).map_err(err)?;
+    let mut weights = EmotionWeights {
+        context: BTreeMap::new(),
+        body: BTreeMap::new(),
+        head: BTreeMap::new(),
+        thresholds,
+    };
+    for (key, t) in &file.tensors {
+        if key == THRESHOLDS_KEY {
+            continue;
+        }
+        let (prefix, rest) = key.split_once('.').unwrap_or((key.as_str(), ""));
+        let part = match prefix {
+            "context" => &mut weights.context,
+            "body" => &mut weights.body,
+            "head" => &mut weights.head,
+            _ => return Err(err(format!("unexpected tensor `{key}` in bundle"))),
+        };
+        part.insert(rest.to_string(), t.clone());
+    }
+    for part in [Part::Context, Part::Body, Part::Head] {
+        if weights.part(part).is_empty() {
+            return Err(err(format!("bundle has no `{}.*` tensors", part.prefix())));
+        }
+    }
+    Ok(weights)
+}
+
+/// What [`export_bundle`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedFiles {
+    /// `context.onnx`, `body.onnx`, `head.onnx`: the graphs the engine runs.
+    pub onnx: Vec<PathBuf>,
+    /// `model_context1.safetensors`, ...: the state dicts with their original keys (load in
+    /// PyTorch with `safetensors.torch.load_file` + `load_state_dict`).
+    pub state_dicts: Vec<PathBuf>,
+    /// `val_thresholds.npy` (float32, 26), as the reference reads it.
+    pub thresholds: PathBuf,
+}
+
+/// Exports a bundle into `out_dir`: the three ONNX graphs, the three state dicts as
+/// safetensors, and `val_thresholds.npy`.
+///
+/// # Errors
+/// When the bundle is invalid or a file cannot be written.
+pub fn export_bundle(bundle: &Path, out_dir: &Path) -> Result<ExportedFiles> {
+    let weights = read_bundle(bundle)?;
+    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let graphs = build_graphs(
+        &weights,
+        &Sources {
+            context: None,
+            body: None,
+            head: None,
+        },
+    )
+    .map_err(|e| match e {
+        Error::Architecture(message) => Error::Model {
+            path: bundle.to_path_buf(),
+            message,
+        },
+        other => other,
+    })?;
+    let mut onnx = Vec::new();
+    for (name, bytes) in ["context.onnx", "body.onnx", "head.onnx"]
+        .iter()
+        .zip(&graphs)
+    {
+        let p = out_dir.join(name);
+        std::fs::write(&p, bytes).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        })?;
+        onnx.push(p);
+    }
+    let mut state_dicts = Vec::new();
+    for part in [Part::Context, Part::Body, Part::Head] {
+        let name = part.reference_file().replace(".pth", ".safetensors");
+        let p = out_dir.join(name);
+        st::write(&p, weights.part(part), &BTreeMap::new())?;
+        state_dicts.push(p);
+    }
+    let thresholds = out_dir.join(THRESHOLDS_FILE);
+    emotic_weights::npy::write_f32(&thresholds, &[NUM_CATEGORIES], &weights.thresholds)?;
+    Ok(ExportedFiles {
+        onnx,
+        state_dicts,
+        thresholds,
+    })
+}
