@@ -6,8 +6,9 @@ Writes crates/emotic-data/tests/data/synthetic/:
         train/val/test = 1xN struct arrays (filename, folder, image_size{n_col,n_row},
         original_database, person); train persons have one annotator, val/test persons
         have per-annotator and combined categories/continuous.
-  release/emotic/{ade20k,emodb_small,framesdb,mscoco}/images/*.png   generated images
-        (PNG so that OpenCV and the Rust decoder agree bit for bit; real EMOTIC is JPEG),
+  release/emotic/{ade20k,emodb_small,framesdb,mscoco}/images/*.{png,jpg}   generated images
+        (PNG, and JPEG like the real release: emotic-io decodes JPEG with libjpeg-turbo's
+        algorithms, so the Rust pixels must equal cv2.imread's exactly),
         one corrupt file, one image listed but missing.
   reference/{split}.csv, {split}_cat_arr.npy, {split}_cont_arr.npy   computed the way the
         reference mat2py.py does (scipy.io.loadmat, cv2.imread, BGR->RGB, crop, cv2.resize);
@@ -93,12 +94,13 @@ def build(rng, root):
         for i in range(n_images):
             counter += 1
             folder = FOLDERS[counter % 4]
-            name = f"img_{split}_{i:02d}.png"
+            # Every third image is a JPEG (decoded like cv2.imread by emotic-io), the rest PNG.
+            name = f"img_{split}_{i:02d}.{'jpg' if i % 3 == 1 else 'png'}"
             w, h = int(rng.integers(40, 90)), int(rng.integers(40, 90))
             path = img_dir / folder / name
             if split == "train" and i == 3:
                 pass  # listed but missing on disk
-            elif split == "test" and i == 2:
+            elif split == "test" and i == 3:
                 path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(rng.integers(0, 256, 60, dtype=np.uint8)))
             else:
                 cv2.imwrite(str(path), make_image(rng, w, h, gray=(split == "val" and i == 1),

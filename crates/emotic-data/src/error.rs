@@ -53,15 +53,9 @@ pub enum Error {
     /// Reading or writing a `.npy` file failed.
     #[error(transparent)]
     Npy(#[from] emotic_weights::Error),
-    /// Decoding an image failed.
-    #[error("{path}: cannot decode image: {source}")]
-    Image {
-        /// File.
-        path: String,
-        /// Cause.
-        #[source]
-        source: image::ImageError,
-    },
+    /// Decoding an image failed (the message names the file).
+    #[error(transparent)]
+    Image(#[from] emotic_io::Error),
     /// Resizing or cropping failed.
     #[error("{path}: {source}")]
     ImageOps {

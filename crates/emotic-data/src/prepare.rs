@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use emotic::imageops::{PixelRect, crop_rgb, resize_rgb};
-use image::{ImageDecoder, ImageReader, RgbImage};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::annotations::{SkipReason, parse_split};
@@ -36,21 +36,10 @@ pub struct SplitSummary {
     pub problems: Vec<FileProblem>,
 }
 
-/// Decodes an image like `cv2.imread` + BGR2RGB: EXIF orientation applied, RGB 8-bit.
+/// Decodes an image like `cv2.imread` + BGR2RGB: EXIF orientation applied, RGB 8-bit, JPEGs
+/// with libjpeg-turbo's algorithms so the pixels equal OpenCV's (see `emotic_io::image_file`).
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    let img_err = |source| Error::Image {
-        path: path.display().to_string(),
-        source,
-    };
-    let reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = reader
-        .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?;
-    let mut decoder = reader.into_decoder().map_err(img_err)?;
-    let orientation = decoder.orientation().map_err(img_err)?;
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(img_err)?;
-    img.apply_orientation(orientation);
-    Ok(img.into_rgb8())
+    Ok(emotic_io::image_file::read_rgb(path)?)
 }
 
 /// The reference's context: the whole image resized to 224x224 (INTER_LINEAR).

@@ -92,7 +92,7 @@ fn release_and_reference_arrays_give_identical_records() {
         a[2].problems
             .iter()
             .any(|p| p.reason == SkipReason::UnreadableImage
-                && p.message.contains("img_test_02.png"))
+                && p.message.contains("img_test_03.png"))
     );
 }
 
