@@ -88,10 +88,17 @@ fn read_entry<R: Read + Seek>(
         )));
     }
     let mut bytes = Vec::new();
+    // Reading one byte past the declared size makes the zip reader hit its end, which is where
+    // it verifies the CRC; stopping exactly at `size` would skip that check.
     entry
-        .take(size)
+        .take(size + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format_err!("zip entry {name} is corrupt: {e}"))?;
+    if bytes.len() as u64 > size {
+        return Err(format_err!(
+            "zip entry {name} holds more than its declared {size} bytes"
+        ));
+    }
     if bytes.len() as u64 != size {
         return Err(format_err!(
             "zip entry {name} is truncated: {} of {size} bytes",
