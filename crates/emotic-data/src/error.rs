@@ -51,12 +51,15 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Reading or writing a `.npy` file failed.
+    #[cfg(feature = "prepare")]
     #[error(transparent)]
     Npy(#[from] emotic_weights::Error),
     /// Decoding an image failed (the message names the file).
+    #[cfg(feature = "prepare")]
     #[error(transparent)]
     Image(#[from] emotic_io::Error),
     /// Resizing or cropping failed.
+    #[cfg(feature = "prepare")]
     #[error("{path}: {source}")]
     ImageOps {
         /// File.

@@ -5,16 +5,22 @@
 //! |---|---|
 //! | [`mat`] | MATLAB v5 reader (structs, cells, compression) |
 //! | [`annotations`] | the EMOTIC `Annotations.mat` layout → per-person records with skip reasons |
-//! | [`reference`] | the reference `{split}_*_arr.npy` + `{split}.csv` layout (read and write) |
+//! | `reference` | the reference `{split}_*_arr.npy` + `{split}.csv` layout (read and write) |
 //! | [`dataset`] | our format: [`dataset::Dataset`] reader and [`dataset::DatasetWriter`] |
-//! | [`prepare`] | image decoding, cropping and resizing the reference way |
+//! | `prepare` | image decoding, cropping and resizing the reference way |
+//!
+//! Feature `prepare` (default) adds `prepare` and `reference` (images and `.npy`); without it
+//! the crate is the MAT reader, the annotation layout and the dataset format only, which is
+//! what the fuzz target builds.
 
 pub mod annotations;
 pub mod dataset;
 mod error;
 pub mod mat;
+#[cfg(feature = "prepare")]
 pub mod prepare;
 pub mod pylit;
+#[cfg(feature = "prepare")]
 pub mod reference;
 
 pub use error::{Error, Result};
