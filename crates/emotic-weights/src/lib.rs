@@ -1,13 +1,26 @@
 //! Reading model weights without Python.
 //!
-//! | module | reads |
-//! |---|---|
-//! | [`torch`] | `torch.save` files, zip and legacy formats, whole-module pickles and state dicts |
-//! | [`pickle`] | the safe pickle interpreter underneath [`torch`] |
-//! | [`safetensors`] | `.safetensors` |
-//! | [`npy`] | NumPy `.npy` arrays |
+//! | module | reads / writes | main entry points |
+//! |---|---|---|
+//! | crate root | any supported checkpoint, sniffed by its first bytes | [`load_checkpoint`] → [`Checkpoint`] `{tensors, meta, module_class}` of [`Tensor`] `{dtype, shape, data: Vec<f32>}` |
+//! | [`torch`] | `torch.save` zip and legacy files: whole `nn.Module` pickles, training dicts, state dicts | [`torch::read_torch_file`], [`torch::read_torch_bytes`], [`torch::read_torch_object`] (pickle tree only) |
+//! | [`pickle`] | the safe pickle interpreter underneath [`torch`]: no code execution, bounded | [`pickle::from_slice`], [`pickle::from_prefix`], [`pickle::Value`], [`pickle::Limits`] |
+//! | [`safetensors`] | `.safetensors` (F16/BF16/F32/F64/I64/I32/I16/I8/U8/BOOL) in, F32 out (atomic) | [`safetensors::read_safetensors_file`], [`safetensors::write_safetensors`], [`safetensors::write_safetensors_to`] |
+//! | [`npy`] | NumPy `.npy` v1–v3, all common dtypes, either byte order, Fortran order transposed | [`npy::read_npy_file`], [`npy::read_npy`], [`npy::read_header`] (for memory-mapping), [`npy::write_f32`]/[`npy::write_f64`]/[`npy::write_u8`] (atomic) and their `_to` writer forms |
 //!
-//! [`load_checkpoint`] looks at a file's first bytes and picks the right reader.
+//! How [`load_checkpoint`] picks the model in a `torch.save` file:
+//! * a whole module at the root: its parameters and persistent buffers, named like
+//!   `state_dict()` (`fc1.weight`, `4.0.conv1.weight`, `bn1.num_batches_tracked`); its plain
+//!   attributes go to `meta`, its class to `module_class`;
+//! * a dict with a module under `ema` or `model` (YOLOv5; `ema` wins when it is a module): that
+//!   module (`model.0.conv.weight`, `model.24.anchors`), its attributes (`yaml`, `names`,
+//!   `stride`, `nc`, ...) and the dict's other plain entries (`epoch`, `date`) in `meta`;
+//! * a dict with `state_dict` (Places365 `.pth.tar`): those tensors without a `module.` prefix,
+//!   the other entries (`epoch`, `arch`, `best_prec1`) in `meta`;
+//! * otherwise a plain state dict (`OrderedDict` of tensors).
+//!
+//! Every error names the file and what is wrong; no input can make the readers panic, execute
+//! code or allocate much more than the file's size.
 
 mod error;
 mod fsutil;
