@@ -33,6 +33,10 @@ enum Command {
     Prepare(cmd::prepare::PrepareArgs),
     /// Score predictions: per-category AP, mAP, VAD error and precision == recall thresholds.
     Eval(cmd::eval::EvalArgs),
+    /// Pack the reference EMOTIC checkpoints and thresholds into one model bundle.
+    Import(cmd::import::ImportArgs),
+    /// Emotions for boxes listed in a file (`path x1 y1 x2 y2` per line), like the reference.
+    Infer(cmd::infer::InferArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(&args),
         Command::Prepare(args) => cmd::prepare::run(&args),
         Command::Eval(args) => cmd::eval::run(&args),
+        Command::Import(args) => cmd::import::run(&args),
+        Command::Infer(args) => cmd::infer::run(&args),
     };
     match outcome {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod eval;
 pub mod export;
+pub mod import;
+pub mod infer;
 pub mod predict;
 pub mod prepare;
 
