@@ -113,3 +113,33 @@ fn export_writes_an_onnx_graph_and_refuses_to_overwrite() {
     assert_eq!(code, 1);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
+
+#[test]
+fn a_fixed_shape_onnx_export_letterboxes_to_its_square() {
+    let (Some(weights), Some(zidane)) = (shared_fixture("yolov5n.pt"), shared_fixture("images/zidane.jpg")) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = emotic(work.path(), &["export", "-w", weights.to_str().unwrap(), "--imgsz", "640", "-o", "fixed.onnx"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = emotic(work.path(), &["export", "-w", weights.to_str().unwrap(), "--imgsz", "630", "-o", "bad.onnx"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("multiple of 32"), "{stderr}");
+    let (code, _, stderr) = emotic(work.path(), &["predict", "-w", "fixed.onnx", "-s", zidane.to_str().unwrap(), "--nosave"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(work.path().join("runs/predict/exp/predictions.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    // A fixed 640x640 model gets the full square, not the minimal 384x640 rectangle.
+    assert_eq!(record["input_shape"], serde_json::json!([1, 3, 640, 640]));
+    let persons: Vec<&serde_json::Value> =
+        record["detections"].as_array().unwrap().iter().filter(|d| d["class_id"] == 0).collect();
+    assert_eq!(persons.len(), 2, "{record}");
+    // The grey padding changes the input, so only roughly the reference's boxes (within 3 px).
+    let reference = [[743.0, 40.0, 1154.0, 715.0], [134.0, 181.0, 742.0, 720.0]];
+    for (p, r) in persons.iter().zip(reference) {
+        for k in 0..4 {
+            let v = p["bbox"][k].as_f64().unwrap();
+            assert!((v - r[k]).abs() <= 3.0, "{p} vs {r:?}");
+        }
+    }
+}

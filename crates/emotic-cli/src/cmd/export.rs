@@ -16,6 +16,10 @@ pub struct ExportArgs {
     /// A YOLOv5 checkpoint (`.pt`) or an emotion bundle (`.safetensors`).
     #[arg(long, short = 'w')]
     pub weights: PathBuf,
+    /// Fix the detector's input size (height and width, or one value for a square), as
+    /// Ultralytics' ONNX export does; by default height and width stay dynamic.
+    #[arg(long, num_args = 1..=2)]
+    pub imgsz: Option<Vec<usize>>,
     /// Output file (detector) or folder (emotion bundle); defaults to the weights path with
     /// `.onnx`, or with `_export` appended for a bundle.
     #[arg(long, short = 'o')]
@@ -37,7 +41,13 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
     }
     let checkpoint = emotic_weights::load_checkpoint(&args.weights)
         .with_context(|| format!("reading {}", args.weights.display()))?;
-    let graph = emotic::arch::yolov5::build_yolov5(&checkpoint)
+    let fixed = match args.imgsz.as_deref() {
+        None => None,
+        Some([s]) => Some((*s, *s)),
+        Some([h, w]) => Some((*h, *w)),
+        Some(_) => anyhow::bail!("--imgsz takes one or two values"),
+    };
+    let graph = emotic::arch::yolov5::build_yolov5_with_input(&checkpoint, fixed)
         .with_context(|| format!("{} is not a usable YOLOv5 checkpoint", args.weights.display()))?;
     graph.write_onnx(&output).with_context(|| format!("writing {}", output.display()))?;
     #[allow(clippy::cast_precision_loss)]

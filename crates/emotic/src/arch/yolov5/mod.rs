@@ -79,6 +79,23 @@ impl Yolov5Graph {
 /// missing weight or a weight whose shape differs from what the model dict implies (the
 /// message names the key and both shapes).
 pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
+    build_yolov5_with_input(ckpt, None)
+}
+
+/// Like [`build_yolov5`], but with the input size fixed to `input_hw` (height, width) when given,
+/// as Ultralytics' own ONNX export does by default. The detector then letterboxes every image to
+/// exactly that size.
+///
+/// # Errors
+/// As [`build_yolov5`]; also when a fixed size is not a multiple of 32.
+pub fn build_yolov5_with_input(ckpt: &Checkpoint, input_hw: Option<(usize, usize)>) -> Result<Yolov5Graph> {
+    if let Some((fh, fw)) = input_hw
+        && (fh == 0 || fw == 0 || fh % 32 != 0 || fw % 32 != 0)
+    {
+        return Err(Error::Architecture(format!(
+            "a fixed input size must be a positive multiple of 32, got {fh}x{fw}"
+        )));
+    }
     let yaml = ckpt.meta.get("yaml").ok_or_else(|| {
         Error::Architecture(
             "checkpoint has no YOLOv5 model dict (`yaml`); is this a YOLOv5 checkpoint?".into(),
@@ -88,8 +105,10 @@ pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
     let names = class_names(ckpt.meta.get("names"), spec.nc)?;
 
     let mut g = GraphBuilder::new("yolov5");
-    let h = Dim::Symbolic("height".into());
-    let w = Dim::Symbolic("width".into());
+    let (h, w) = match input_hw {
+        Some((fh, fw)) => (Dim::Fixed(fh), Dim::Fixed(fw)),
+        None => (Dim::Symbolic("height".into()), Dim::Symbolic("width".into())),
+    };
     let images = g.input(
         INPUT_NAME,
         ElemType::Float,
