@@ -7,7 +7,7 @@
 
 use crate::error::format_err;
 use crate::fsutil::{read_file, write_atomically};
-use crate::torch::storage::{dtype_size, element_as_f32};
+use crate::torch::storage::{convert_slice, dtype_size};
 use crate::{Checkpoint, DType, Error, Result, Tensor};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -108,13 +108,10 @@ fn read_entry(entry: &Json, data: &[u8]) -> Result<Tensor> {
             data.len()
         ));
     }
-    let values = data[begin..end]
-        .chunks_exact(elem)
-        .map(|b| element_as_f32(dtype, b, false));
     Ok(Tensor {
         dtype,
         shape,
-        data: values.collect(),
+        data: convert_slice(dtype, &data[begin..end], false),
     })
 }
 

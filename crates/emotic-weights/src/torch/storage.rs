@@ -146,7 +146,11 @@ pub(crate) fn materialize_view(
         let read =
             |i: usize| element_as_f32(storage.dtype, &bytes[i * elem..(i + 1) * elem], big_endian);
         if is_contiguous(&view.size, &view.stride) {
-            data.extend((start..start + numel).map(read));
+            data = convert_slice(
+                storage.dtype,
+                &bytes[start * elem..(start + numel) * elem],
+                big_endian,
+            );
         } else {
             let mut index = vec![0usize; view.size.len()];
             let mut pos = start;
@@ -181,6 +185,39 @@ fn is_contiguous(size: &[usize], stride: &[usize]) -> bool {
         expected = expected.saturating_mul(d);
     }
     true
+}
+
+/// Converts a run of contiguous elements; one `match` per slice rather than per element keeps
+/// the inner loops simple enough to vectorise.
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+pub(crate) fn convert_slice(dtype: DType, bytes: &[u8], big_endian: bool) -> Vec<f32> {
+    macro_rules! each {
+        ($n:literal, $conv:expr) => {
+            bytes
+                .chunks_exact($n)
+                .map(|c| {
+                    let mut a = [0u8; $n];
+                    a.copy_from_slice(c);
+                    if big_endian {
+                        a.reverse();
+                    }
+                    $conv(a)
+                })
+                .collect()
+        };
+    }
+    match dtype {
+        DType::F16 => each!(2, |a| f16::from_le_bytes(a).to_f32()),
+        DType::BF16 => each!(2, |a| bf16::from_le_bytes(a).to_f32()),
+        DType::F32 => each!(4, f32::from_le_bytes),
+        DType::F64 => each!(8, |a| f64::from_le_bytes(a) as f32),
+        DType::U8 => bytes.iter().map(|&b| f32::from(b)).collect(),
+        DType::I8 => bytes.iter().map(|&b| f32::from(b.cast_signed())).collect(),
+        DType::Bool => bytes.iter().map(|&b| f32::from(u8::from(b != 0))).collect(),
+        DType::I16 => each!(2, |a| f32::from(i16::from_le_bytes(a))),
+        DType::I32 => each!(4, |a| i32::from_le_bytes(a) as f32),
+        DType::I64 => each!(8, |a| i64::from_le_bytes(a) as f32),
+    }
 }
 
 #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
