@@ -24,6 +24,14 @@ pub enum Error {
     /// The `--source` argument names nothing we can read.
     #[error("source {0}")]
     Source(String),
+    /// ffmpeg could not read or write a video, webcam or stream.
+    #[error("{source_name}: {message}")]
+    Video {
+        /// The input or output (path, device or URL).
+        source_name: String,
+        /// What went wrong, with ffmpeg's own message where there is one.
+        message: String,
+    },
     /// Results could not be serialised.
     #[error("cannot serialise results: {0}")]
     Json(#[from] serde_json::Error),

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::video::InputKind;
 use crate::{Error, Result};
 
 /// Video file extensions (YOLOv5's list). Recognised so that a video is reported as such.
@@ -120,6 +121,79 @@ impl Source {
     }
 }
 
+/// One input of a run, as the frame loop sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// The path, device or URL as given.
+    pub name: String,
+    /// What it is: decides how it is read.
+    pub kind: InputKind,
+}
+
+impl Source {
+    /// Every input this source names, in order, for the frame loop that handles images, video
+    /// files, webcams and streams alike. Files are classified by extension (videos by
+    /// [`VIDEO_EXTENSIONS`], everything else is read as an image). A `.streams` file, like a
+    /// `.txt` list, names one input per line, each classified like a `--source` string, so it
+    /// can mix URLs, webcams and files.
+    ///
+    /// # Errors
+    /// As [`Source::files`] for files, folders, globs and lists; when a `.streams` file cannot
+    /// be read or lists nothing.
+    pub fn inputs(&self) -> Result<Vec<Input>> {
+        match self {
+            Self::Webcam(name) => Ok(vec![Input { name: name.clone(), kind: InputKind::Webcam }]),
+            Self::Stream(name) if !name.to_ascii_lowercase().ends_with(".streams") => {
+                Ok(vec![Input { name: name.clone(), kind: InputKind::Stream }])
+            }
+            Self::Stream(list) => {
+                let path = Path::new(list);
+                let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+                let inputs: Vec<Input> = list_lines(&text).map(|line| Self::parse(line).inputs()).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+                if inputs.is_empty() {
+                    return Err(Error::Source(format!("{list} lists no inputs")));
+                }
+                Ok(inputs)
+            }
+            Self::List(list) => {
+                // Lines may be URLs or webcams as well as files.
+                let text = std::fs::read_to_string(list).map_err(|e| Error::io(list, e))?;
+                if list_lines(&text).any(|l| matches!(Self::parse(l), Self::Webcam(_) | Self::Stream(_))) {
+                    let base = list.parent().unwrap_or(Path::new("."));
+                    let mut inputs = Vec::new();
+                    for line in list_lines(&text) {
+                        let source = match Self::parse(line) {
+                            Self::File(p) if p.is_relative() && !p.exists() => Self::File(base.join(p)),
+                            other => other,
+                        };
+                        inputs.extend(source.inputs()?);
+                    }
+                    return Ok(inputs);
+                }
+                Ok(self.files()?.into_iter().map(file_input).collect())
+            }
+            _ => Ok(self.files()?.into_iter().map(file_input).collect()),
+        }
+    }
+
+    /// Whether any input needs the video loop (a video file, webcam or stream).
+    ///
+    /// # Errors
+    /// As [`Source::inputs`].
+    pub fn has_video(&self) -> Result<bool> {
+        Ok(self.inputs()?.iter().any(|i| i.kind != InputKind::Image))
+    }
+}
+
+fn list_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+fn file_input(path: PathBuf) -> Input {
+    let kind = if has_video_extension(&path) { InputKind::Video } else { InputKind::Image };
+    Input { name: path.display().to_string(), kind }
+}
+
 /// Whether a path looks like a video file by its extension.
 #[must_use]
 pub fn has_video_extension(path: &Path) -> bool {
@@ -172,5 +246,32 @@ mod tests {
         assert!(err.to_string().contains("no files"), "{err}");
         assert!(Source::File(dir.path().join("nope.jpg")).files().is_err());
         assert!(Source::parse("3").files().is_err());
+    }
+
+    #[test]
+    fn inputs_know_videos_webcams_and_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.jpg", "b.MP4", "c.mkv"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let kinds: Vec<InputKind> =
+            Source::Directory(dir.path().to_path_buf()).inputs().unwrap().iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, vec![InputKind::Image, InputKind::Video, InputKind::Video]);
+        assert!(Source::Directory(dir.path().to_path_buf()).has_video().unwrap());
+        assert_eq!(Source::parse("0").inputs().unwrap(), vec![Input { name: "0".into(), kind: InputKind::Webcam }]);
+
+        let streams = dir.path().join("cams.streams");
+        std::fs::write(&streams, "rtsp://127.0.0.1:8554/a\n# off\n\n1\nhttp://127.0.0.1:8080/b.mjpg\n").unwrap();
+        let inputs = Source::parse(streams.to_str().unwrap()).inputs().unwrap();
+        let kinds: Vec<InputKind> = inputs.iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, vec![InputKind::Stream, InputKind::Webcam, InputKind::Stream]);
+        assert_eq!(inputs[2].name, "http://127.0.0.1:8080/b.mjpg");
+
+        // A .txt list with URLs and relative files.
+        let list = dir.path().join("mixed.txt");
+        std::fs::write(&list, "rtmp://127.0.0.1/live\nb.MP4\na.jpg\n").unwrap();
+        let inputs = Source::List(list).inputs().unwrap();
+        assert_eq!(inputs.iter().map(|i| i.kind).collect::<Vec<_>>(), vec![InputKind::Stream, InputKind::Video, InputKind::Image]);
+        assert_eq!(inputs[1].name, dir.path().join("b.MP4").display().to_string());
     }
 }
