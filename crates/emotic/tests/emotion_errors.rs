@@ -199,6 +199,23 @@ fn bundle_round_trip_and_refusals() -> anyhow::Result<()> {
         }
     }
 
+    // Export: the three graphs run, the state dicts and thresholds read back unchanged.
+    let exported = emotic::emotion::export_bundle(&bundle, &dir.path().join("export"))?;
+    assert_eq!(exported.onnx.len(), 3);
+    for graph in &exported.onnx {
+        emotic::engine::Session::from_file(graph, emotic::engine::SessionOptions::default())?;
+    }
+    let thr = emotic_weights::npy::read_npy_file(&exported.thresholds)?;
+    assert_eq!(
+        (thr.shape.clone(), thr.to_f32_vec()),
+        (vec![26], weights.thresholds.to_vec())
+    );
+    let head = emotic_weights::safetensors::read_safetensors_file(&exported.state_dicts[2])?;
+    assert_eq!(
+        head.tensors["fc1.weight"].data,
+        weights.head["fc1.weight"].data
+    );
+
     // A bundle without thresholds is refused, never run thresholdless.
     let mut tensors = weights
         .context

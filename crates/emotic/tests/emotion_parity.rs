@@ -10,10 +10,11 @@
 //! from every score, so the predicted sets must be identical.
 //!
 //! The parity tests feed the model the cv2-preprocessed inputs committed as PNG
-//! (`tests/data/emotic_inputs/`), because the `image` crate's JPEG decoder differs from
-//! libjpeg-turbo by a few levels; the preprocessing itself is checked exactly against the hashes
-//! PyTorch recorded. `full_pipeline_on_the_real_jpegs` then runs the whole pipeline on the JPEGs
-//! and bounds the effect of the decoder.
+//! (`tests/data/emotic_inputs/`) and check the preprocessing exactly against the hashes PyTorch
+//! recorded. `full_pipeline_on_the_real_jpegs` runs `predict` on the JPEGs decoded by the `image`
+//! crate, whose decoder differs from libjpeg-turbo by a few levels, and bounds that effect; the
+//! CLI test `crates/emotic-cli/tests/infer.rs` decodes with mozjpeg (as `cv2.imread` does) and
+//! holds the whole pipeline to the same 1e-4.
 
 use std::path::{Path, PathBuf};
 
