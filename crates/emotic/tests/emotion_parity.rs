@@ -247,6 +247,23 @@ fn batching_changes_nothing() {
     }
     eprintln!("one at a time vs batch of 4: max abs difference {worst:.3e}");
     assert!(worst <= 1e-6, "batching changed scores by {worst:e}");
+
+    // A crowd larger than one body batch is split; the split changes nothing either.
+    let crowd: Vec<RgbImage> = (0..emotic::emotion::MAX_BODY_BATCH + 6)
+        .map(|i| bodies[i % 4].clone())
+        .collect();
+    let big = model
+        .predict_preprocessed(&ctx, &crowd)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(big.persons.len(), crowd.len());
+    for (i, p) in big.persons.iter().enumerate() {
+        let d = p
+            .categories
+            .iter()
+            .zip(&all.persons[i % 4].categories)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(d <= 1e-6, "crowd person {i} differs by {d:e}");
+    }
 }
 
 fn shared(name: &str) -> Option<PathBuf> {

@@ -23,7 +23,7 @@ pub use bundle::{
     BUNDLE_FORMAT, BUNDLE_VERSION, ExportedFiles, bundle_metadata, export_bundle, read_bundle,
     write_bundle,
 };
-pub use model::{BoxOutcome, EmotionModel, StageOutputs};
+pub use model::{BoxOutcome, EmotionModel, MAX_BODY_BATCH, StageOutputs};
 pub use weights::{EmotionWeights, Part, THRESHOLDS_FILE, load_part, read_thresholds};
 
 use crate::imageops::{Normalization, PixelRect};

@@ -14,6 +14,9 @@ use crate::engine::{Session, SessionOptions};
 use crate::imageops::{PixelRect, crop_rgb, normalize_chw, resize_rgb};
 use crate::{Error, Result};
 
+/// Most persons sent through the body stream in one run (larger crowds are split).
+pub const MAX_BODY_BATCH: usize = 64;
+
 /// The outcome for one input box of [`EmotionModel::predict`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum BoxOutcome {
@@ -303,22 +306,25 @@ impl EmotionModel {
         take_features(out, 1, self.features)
     }
 
-    /// Body stream on a batch of resized 128x128 crops: `[persons, features]`.
+    /// Body stream on a batch of resized 128x128 crops: `[persons, features]`. Crowds larger
+    /// than [`MAX_BODY_BATCH`] run in several batches of that size, which bounds the input
+    /// tensor's memory (64 crops: 12.6 MB) without changing the results.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a wrong size; ONNX Runtime errors.
     pub fn body_features(&mut self, bodies: &[RgbImage]) -> Result<Vec<f32>> {
-        if bodies.is_empty() {
-            return Ok(Vec::new());
+        let mut features = Vec::with_capacity(bodies.len() * self.features);
+        for chunk in bodies.chunks(MAX_BODY_BATCH) {
+            let mut input = Vec::new();
+            for b in chunk {
+                check_size(b, BODY_SIZE, "body")?;
+                normalize_chw(b, &BODY_NORM, &mut input);
+            }
+            let shape = [chunk.len(), 3, BODY_SIZE.1 as usize, BODY_SIZE.0 as usize];
+            let out = self.body.run(&[(resnet::INPUT_NAME, &shape, &input)])?;
+            features.extend(take_features(out, chunk.len(), self.features)?);
         }
-        let mut input = Vec::new();
-        for b in bodies {
-            check_size(b, BODY_SIZE, "body")?;
-            normalize_chw(b, &BODY_NORM, &mut input);
-        }
-        let shape = [bodies.len(), 3, BODY_SIZE.1 as usize, BODY_SIZE.0 as usize];
-        let out = self.body.run(&[(resnet::INPUT_NAME, &shape, &input)])?;
-        take_features(out, bodies.len(), self.features)
+        Ok(features)
     }
 
     /// Fusion head for all persons of a frame: the frame's context features (repeated per
