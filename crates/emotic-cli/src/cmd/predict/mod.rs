@@ -2,6 +2,7 @@
 
 mod draw;
 mod records;
+mod video;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,8 @@ pub struct PredictArgs {
     /// Detector weights: a YOLOv5 `.pt` checkpoint (v5.0 or v6+), or a YOLOv5/YOLOv8/YOLO11 `.onnx` export.
     #[arg(long, short = 'w')]
     pub weights: PathBuf,
-    /// An image, a folder, a glob (quote it: 'photos/*.jpg') or a `.txt` list of image paths.
+    /// An image, a folder, a glob (quote it: 'photos/*.jpg'), a `.txt` list, a video file, a
+    /// webcam (`0`, `/dev/video0`), a stream URL (rtsp/rtmp/http(s)) or a `.streams` list.
     #[arg(long, short = 's')]
     pub source: String,
     /// Inference size: one value for a square, or height and width.
@@ -97,6 +99,9 @@ pub struct PredictArgs {
     /// Also write `predictions.csv`, one row per person with all scores.
     #[arg(long)]
     pub save_csv: bool,
+    /// Videos, webcams and streams.
+    #[command(flatten)]
+    pub video: video::VideoArgs,
 }
 
 /// The validated settings of a prediction run.
@@ -158,7 +163,11 @@ struct RunOutputs {
 /// Runs prediction over every file of `--source`.
 pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
     let config = PredictConfig::try_from(args)?;
-    let files = Source::parse(&args.source).files()?;
+    let source = Source::parse(&args.source);
+    if source.has_video()? {
+        return video::run(args, &config, &source);
+    }
+    let files = source.files()?;
     let detector = Detector::load(&args.weights, config.session)
         .with_context(|| format!("cannot load detector weights {}", args.weights.display()))?;
     let emotion = match &args.emotion_model {
