@@ -4,6 +4,9 @@
 //! Accepted inputs: the reference result files (`{split}_cat_preds.mat` etc., (26,N)/(3,N)
 //! written by `scipy.io.savemat`), `.npy` ((N,26) or (26,N)), our JSON lines
 //! (`{"cat": [...26], "vad": [...3]}` per person), and, for labels, a prepared split folder.
+//! With `--model` and `--data`, the model runs on a prepared split first (raw category scores
+//! and VAD x 10, as the reference `test.py` collects them) and its predictions are saved as
+//! `{split}_preds.jsonl` next to the report.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,8 +24,15 @@ use super::Outcome;
 pub struct EvalArgs {
     /// A reference results folder holding `{split}_cat_preds.mat`, `{split}_cat_labels.mat`
     /// and, if present, `{split}_cont_preds.mat` / `{split}_cont_labels.mat`.
-    #[arg(long, conflicts_with_all = ["preds", "labels"])]
+    #[arg(long, conflicts_with_all = ["preds", "labels", "model"])]
     pub results_dir: Option<PathBuf>,
+    /// An EMOTIC model (bundle from `emotic import`, or a folder with the reference
+    /// `model_*1.pth` files and `val_thresholds.npy`) to run on `--data`.
+    #[arg(long, requires = "data", conflicts_with_all = ["preds", "labels"])]
+    pub model: Option<PathBuf>,
+    /// A prepared split folder (`emotic prepare` output) to run `--model` on; its labels are used.
+    #[arg(long, requires = "model")]
+    pub data: Option<PathBuf>,
     /// Category predictions: `.mat`, `.npy` or `.jsonl` (JSON lines may carry `vad` too).
     #[arg(long, requires = "labels")]
     pub preds: Option<PathBuf>,
@@ -57,6 +67,12 @@ struct Loaded {
 pub fn run(args: &EvalArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let (preds, labels) = match (&args.results_dir, &args.preds, &args.labels) {
+        _ if args.model.is_some() => {
+            let (Some(model), Some(data)) = (&args.model, &args.data) else {
+                bail!("--model needs --data (a prepared split folder)");
+            };
+            infer(model, data, &args.output, &args.split)?
+        }
         (Some(dir), _, _) => {
             let file = |kind: &str| dir.join(format!("{}_{kind}.mat", args.split));
             let optional = |kind: &str| Some(file(kind)).filter(|p| p.is_file());
@@ -110,6 +126,57 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<Outcome> {
         out("eval.json").display()
     );
     Ok(Outcome::Success)
+}
+
+/// Runs the model on every record of a prepared split; returns (predictions, labels) and
+/// writes the predictions as JSON lines.
+fn infer(
+    model_path: &Path,
+    data: &Path,
+    output: &Path,
+    split: &str,
+) -> anyhow::Result<(Loaded, Loaded)> {
+    let mut model = emotic::emotion::EmotionModel::from_path(model_path)
+        .with_context(|| format!("loading the model {}", model_path.display()))?;
+    let labels = load(data, None)?;
+    let ds = Dataset::open(data).with_context(|| format!("opening {}", data.display()))?;
+    let image = |bytes: &[u8], side: u32| {
+        image::RgbImage::from_raw(side, side, bytes.to_vec())
+            .with_context(|| format!("{}: image of the wrong size", data.display()))
+    };
+    let (mut cat, mut vad) = (
+        Vec::with_capacity(ds.len() * 26),
+        Vec::with_capacity(ds.len() * 3),
+    );
+    let mut lines = String::new();
+    let bar = indicatif::ProgressBar::new(ds.len() as u64);
+    for i in 0..ds.len() {
+        let r = ds.get(i).context("record index")?;
+        let context = image(r.context, emotic_data::CONTEXT_SIZE as u32)?;
+        let body = image(r.body, emotic_data::BODY_SIZE as u32)?;
+        let out = model.predict_preprocessed(&context, std::slice::from_ref(&body))?;
+        let person = out
+            .persons
+            .first()
+            .context("the model returned no person")?;
+        cat.extend(person.categories.iter().map(|&v| f64::from(v)));
+        vad.extend(person.vad.iter().map(|&v| f64::from(v)));
+        lines.push_str(
+            &serde_json::json!({"cat": person.categories, "vad": person.vad}).to_string(),
+        );
+        lines.push('\n');
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
+    let preds_path = output.join(format!("{split}_preds.jsonl"));
+    std::fs::write(&preds_path, lines)
+        .with_context(|| format!("writing {}", preds_path.display()))?;
+    let preds = Loaded {
+        cat: Matrix::from_person_major(ds.len(), CATEGORIES.len(), &cat)?,
+        vad: Some(Matrix::from_person_major(ds.len(), VAD_NAMES.len(), &vad)?),
+    };
+    Ok((preds, labels))
 }
 
 /// Loads categories (and VAD from the same file where the format carries both, or from `cont`).
