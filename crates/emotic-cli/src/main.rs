@@ -37,6 +37,8 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Emotions for boxes listed in a file (`path x1 y1 x2 y2` per line), like the reference.
     Infer(cmd::infer::InferArgs),
+    /// Train the EMOTIC model (reference recipe) into a bundle `predict` loads.
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(&args),
         Command::Import(args) => cmd::import::run(&args),
         Command::Infer(args) => cmd::infer::run(&args),
+        Command::Train(args) => cmd::train::run(&args),
     };
     match outcome {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,

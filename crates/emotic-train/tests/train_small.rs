@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::Device;
 use emotic::emotion::{CATEGORIES, EmotionModel};
 use emotic_data::dataset::Dataset;
 use emotic_data::dataset::{DatasetWriter, OwnedRecord, Provenance};
 use emotic_train::batch::make_batch;
 use emotic_train::checkpoint;
 use emotic_train::rng::Rng;
-use emotic_train::trainer::{InitWeights, RunOptions, TrainConfig, train};
+use emotic_train::trainer::{InitWeights, RunOptions, TrainConfig, device_for, train};
 
 /// A split where category 0 and valence follow the context's red level and category 1 and
 /// arousal the body's brightness, plus noise: learnable by a small network in a few epochs.
@@ -123,7 +122,7 @@ fn a_few_epochs_drive_the_loss_down_and_the_bundle_predicts_like_burn() {
     // The bundle in the ONNX Runtime path vs the burn forward pass of the same weights.
     let (best, _, state) = checkpoint::load(
         &run.join("weights/best.ckpt.safetensors"),
-        &Device::ndarray(),
+        &device_for("cpu").expect("cpu"),
     )
     .expect("best");
     assert_eq!(state.best.map(|b| b.1), Some(state.epoch));
@@ -137,7 +136,7 @@ fn a_few_epochs_drive_the_loss_down_and_the_bundle_predicts_like_burn() {
         let body = image::RgbImage::from_raw(128, 128, rec.body.to_vec()).expect("body");
         let out = onnx.predict_preprocessed(&ctx, &[body]).expect("onnx");
         let host = make_batch(&val, &[i], None).expect("batch");
-        let b = host.to_device(&Device::ndarray());
+        let b = host.to_device(&device_for("cpu").expect("cpu"));
         let (pc, pv) = eval_model.forward(b.context, b.body, None);
         let cat = pc.into_data().try_into_vec::<f32>().expect("cat");
         let vad = pv.into_data().try_into_vec::<f32>().expect("vad");
@@ -174,7 +173,7 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
     );
     let (_, _, state) = checkpoint::load(
         &cut.join("weights/last.ckpt.safetensors"),
-        &Device::ndarray(),
+        &device_for("cpu").expect("cpu"),
     )
     .expect("last");
     assert_eq!(state.epoch, 1, "only epoch 1 was saved");
