@@ -7,7 +7,8 @@
 //! - `preprocess/N`: resizing a 1280x720 frame to 224x224 and N crops to 128x128, normalising;
 //! - `predict_frame/N`: everything `EmotionModel::predict` does for a 1280x720 frame.
 //!
-//! Run: `cargo bench -p emotic --bench emotion`.
+//! Run: `cargo bench -p emotic --bench emotion` (`EMOTIC_BENCH_THREADS=1` for one ONNX Runtime
+//! thread per session: on a busy 2-core machine the default pools of the three sessions contend).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -124,7 +125,14 @@ fn bench(c: &mut Criterion) {
         head: head(&mut rng),
         thresholds: [0.5; 26],
     };
-    let mut model = match EmotionModel::from_weights(&weights, SessionOptions::default()) {
+    // EMOTIC_BENCH_THREADS=n sets ONNX Runtime's intra-op threads (default: its own choice).
+    let threads = std::env::var("EMOTIC_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let options = SessionOptions {
+        intra_threads: threads,
+    };
+    let mut model = match EmotionModel::from_weights(&weights, options) {
         Ok(m) => m,
         Err(e) => panic!("cannot build the full-size EMOTIC model: {e}"),
     };
