@@ -1,4 +1,7 @@
 //! The crate's error type.
+//!
+//! Variants with a `source` show only their own context (the file); the cause follows in the
+//! error chain (`{:#}` with anyhow), so messages do not repeat it.
 
 /// What can go wrong while reading annotations, images or datasets.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +45,7 @@ pub enum Error {
         message: String,
     },
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File.
         path: String,
@@ -60,7 +63,7 @@ pub enum Error {
     Image(#[from] emotic_io::Error),
     /// Resizing or cropping failed.
     #[cfg(feature = "prepare")]
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     ImageOps {
         /// File.
         path: String,
@@ -69,7 +72,7 @@ pub enum Error {
         source: emotic::Error,
     },
     /// JSON (de)serialization of dataset metadata failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Json {
         /// File.
         path: String,

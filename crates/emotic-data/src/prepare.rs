@@ -92,6 +92,18 @@ fn progress(len: usize, show: bool, split: &str) -> ProgressBar {
     bar
 }
 
+/// An error and its causes, `: `-separated, for per-file reports.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
 fn named_counts(counts: &BTreeMap<SkipReason, usize>) -> BTreeMap<String, usize> {
     counts
         .iter()
@@ -143,7 +155,7 @@ pub fn prepare_release(
                             problems.push(FileProblem {
                                 path: path.clone(),
                                 reason: SkipReason::UnreadableImage,
-                                message: e.to_string(),
+                                message: with_causes(&e),
                             });
                             Err(SkipReason::UnreadableImage)
                         }
