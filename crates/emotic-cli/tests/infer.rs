@@ -277,3 +277,52 @@ fn import_refuses_missing_thresholds() -> anyhow::Result<()> {
     assert!(!dir.path().join("x.safetensors").exists());
     Ok(())
 }
+
+#[test]
+fn real_images_preprocess_to_the_exact_cv2_bytes() -> anyhow::Result<()> {
+    // Decoding as cv2.imread does (emotic-io, mozjpeg), then our resize and crop: the hashes of the
+    // 224x224 context and every 128x128 body equal those of the reference's cv2 outputs.
+    use emotic::imageops::{PixelRect, crop_rgb, fnv1a64, resize_rgb};
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(emotic_data(
+        "emotic_small_golden.json",
+    ))?)?;
+    let mut checked = 0;
+    for image in golden["images"].as_array().cloned().unwrap_or_default() {
+        let name = image["image"].as_str().unwrap_or("");
+        let Some(path) = shared_fixture(&format!("images/{name}")) else {
+            return Ok(());
+        };
+        let frame = emotic_io::image_file::read_rgb(&path)?;
+        assert_eq!(
+            format!("{:016x}", fnv1a64(frame.as_raw())),
+            image["image_rgb_fnv1a64"].as_str().unwrap_or(""),
+            "{name}: decoded pixels differ from cv2.imread"
+        );
+        let ctx = resize_rgb(&frame, 224, 224)?;
+        assert_eq!(
+            format!("{:016x}", fnv1a64(ctx.as_raw())),
+            image["context_u8_fnv1a64"].as_str().unwrap_or("")
+        );
+        for p in image["persons"].as_array().cloned().unwrap_or_default() {
+            let b: Vec<u32> = floats(&p["box"]).iter().map(|v| *v as u32).collect();
+            let crop = crop_rgb(
+                &frame,
+                PixelRect {
+                    x1: b[0],
+                    y1: b[1],
+                    x2: b[2],
+                    y2: b[3],
+                },
+            )?;
+            let body = resize_rgb(&crop, 128, 128)?;
+            assert_eq!(
+                format!("{:016x}", fnv1a64(body.as_raw())),
+                p["body_u8_fnv1a64"].as_str().unwrap_or(""),
+                "{name} {b:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+    Ok(())
+}
