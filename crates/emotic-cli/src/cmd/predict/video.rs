@@ -19,141 +19,27 @@ use emotic::detect::{Detector, Timings};
 use emotic::emotion::{
     BoxOutcome, CATEGORIES, EmotionModel, NUM_CATEGORIES, PersonEmotion, VAD_NAMES, VAD_SCALE,
 };
-use emotic::pipeline::{FrameResult, Pipeline};
-use emotic_io::annotate::{Annotator, BoxAnnotation, color_for};
+use emotic::pipeline::Pipeline;
 use emotic_io::sinks::{JsonLines, crop_box, yolo_label_line};
 use emotic_io::source::{Input, Source};
 use emotic_io::tracking::{
     EmotionSample, EmotionTracker, Observation, TrackerConfig, ema_alpha, plot,
 };
-use emotic_io::video::frames::{FrameEvent, FrameOptions, Frames};
-use emotic_io::video::reader::{ReaderOptions, Reconnect};
+use emotic_io::video::frames::{FrameEvent, Frames};
 use emotic_io::video::writer::{VideoCodec, VideoWriter, Viewer, display_available};
 use emotic_io::video::{FrameMeta, InputKind, program_available};
 use emotic_io::{image_file, run_dir};
-use serde::Serialize;
 
+mod args;
+mod draw;
+mod records;
+
+pub use self::args::VideoArgs;
+
+use self::draw::draw_tracked;
+use self::records::{FrameRecord, person_record};
 use super::records::{ErrorRecord, class_name, csv_header, csv_rows, image_record};
 use super::{Outcome, PredictArgs, PredictConfig, RunOutputs, summarise, unique_in};
-
-/// Options for videos, webcams and streams.
-#[derive(Debug, clap::Args)]
-pub struct VideoArgs {
-    /// Process every n-th frame of a video or stream (frame indices still count every frame).
-    #[arg(long, default_value_t = 1)]
-    pub vid_stride: u64,
-    /// Show annotated frames in a window (ffplay). Ignored, with a warning, without a display.
-    #[arg(long)]
-    pub view_img: bool,
-    /// Smoothing window N in frames for each track's scores and VAD: exponential moving
-    /// average with alpha = 2 / (N + 1). 1 turns smoothing off.
-    #[arg(long, default_value_t = 5)]
-    pub smooth_window: u32,
-    /// A person continues a track when its box overlaps the track's last box by this IoU.
-    #[arg(long, default_value_t = TrackerConfig::default().iou_threshold)]
-    pub track_iou: f32,
-    /// Frames a track may go unseen before it ends (a returning person then gets a new ID).
-    #[arg(long, default_value_t = TrackerConfig::default().max_age)]
-    pub track_max_age: u32,
-    /// Reconnect attempts after a live stream or webcam drops (0: give up at once).
-    #[arg(long, default_value_t = Reconnect::default().max_attempts)]
-    pub reconnect_attempts: u32,
-    /// Seconds before the first reconnect attempt; doubled at each further attempt.
-    #[arg(long, default_value_t = 0.5)]
-    pub reconnect_delay: f64,
-    /// The reconnect delay never exceeds this many seconds.
-    #[arg(long, default_value_t = 8.0)]
-    pub reconnect_max_delay: f64,
-    /// Seconds a live input may go without a frame before it counts as dropped; also how long
-    /// opening any input may take.
-    #[arg(long, default_value_t = 10.0)]
-    pub stream_timeout: f64,
-}
-
-impl VideoArgs {
-    fn frame_options(&self) -> anyhow::Result<FrameOptions> {
-        let seconds = |name: &str, v: f64| {
-            if v.is_finite() && (0.0..=3600.0).contains(&v) {
-                Ok(Duration::from_secs_f64(v))
-            } else {
-                Err(anyhow::anyhow!(
-                    "--{name} must be between 0 and 3600 seconds, got {v}"
-                ))
-            }
-        };
-        if self.vid_stride == 0 {
-            anyhow::bail!("--vid-stride must be at least 1");
-        }
-        if !(0.0..=1.0).contains(&self.track_iou) {
-            anyhow::bail!("--track-iou must be in [0, 1], got {}", self.track_iou);
-        }
-        let timeout =
-            seconds("stream-timeout", self.stream_timeout)?.max(Duration::from_millis(100));
-        let reader = ReaderOptions {
-            vid_stride: self.vid_stride,
-            open_timeout: timeout,
-            stall_timeout: timeout,
-            reconnect: Reconnect {
-                max_attempts: self.reconnect_attempts,
-                initial_delay: seconds("reconnect-delay", self.reconnect_delay)?,
-                max_delay: seconds("reconnect-max-delay", self.reconnect_max_delay)?,
-            },
-        };
-        Ok(FrameOptions {
-            reader,
-            probe_timeout: timeout.max(Duration::from_secs(10)),
-        })
-    }
-}
-
-/// One frame's line in `predictions.jsonl`.
-#[derive(Serialize)]
-struct FrameRecord<'a> {
-    source: &'a str,
-    source_index: usize,
-    kind: InputKind,
-    frame_index: u64,
-    timestamp_s: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fps: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    total_frames: Option<u64>,
-    #[serde(flatten)]
-    result: super::records::ImageRecord<'a>,
-    /// Track ID of each detection (`null` for classes that are not tracked).
-    track_ids: Vec<Option<u64>>,
-}
-
-/// One person's line in `persons.jsonl`.
-#[derive(Serialize)]
-struct PersonRecord<'a> {
-    source: &'a str,
-    frame_index: u64,
-    timestamp_s: f64,
-    track_id: u64,
-    class_id: usize,
-    confidence: f32,
-    bbox: [f32; 4],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    emotion: Option<EmotionLine>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    emotion_skipped: Option<String>,
-}
-
-#[derive(Serialize)]
-struct EmotionLine {
-    categories: serde_json::Map<String, serde_json::Value>,
-    predicted: Vec<&'static str>,
-    vad: serde_json::Map<String, serde_json::Value>,
-    smoothed: SmoothedLine,
-}
-
-#[derive(Serialize)]
-struct SmoothedLine {
-    categories: serde_json::Map<String, serde_json::Value>,
-    predicted: Vec<&'static str>,
-    vad: serde_json::Map<String, serde_json::Value>,
-}
 
 /// What is kept per input while it runs.
 struct InputState {
@@ -685,123 +571,4 @@ fn kind_word(kind: InputKind) -> &'static str {
         InputKind::Webcam => "webcam",
         InputKind::Stream => "stream",
     }
-}
-
-fn person_record<'a>(
-    meta: &'a FrameMeta,
-    o: &emotic::pipeline::DetectedObject,
-    track_id: u64,
-    smoothed: Option<&PersonEmotion>,
-) -> PersonRecord<'a> {
-    let d = &o.detection;
-    let categories = |scores: &[f32; NUM_CATEGORIES]| {
-        CATEGORIES
-            .iter()
-            .zip(scores)
-            .map(|(n, s)| ((*n).to_string(), serde_json::json!(s)))
-            .collect()
-    };
-    let vad = |v: &[f32; 3]| {
-        VAD_NAMES
-            .iter()
-            .zip(v)
-            .map(|(n, v)| (n.to_ascii_lowercase(), serde_json::json!(v)))
-            .collect()
-    };
-    let predicted = |e: &PersonEmotion| e.predicted.iter().map(|p| p.name()).collect();
-    let (emotion, emotion_skipped) = match &o.emotion {
-        Some(BoxOutcome::Scored { emotion, .. }) => {
-            let s = smoothed.unwrap_or(emotion);
-            let smoothed = SmoothedLine {
-                categories: categories(&s.categories),
-                predicted: predicted(s),
-                vad: vad(&s.vad),
-            };
-            (
-                Some(EmotionLine {
-                    categories: categories(&emotion.categories),
-                    predicted: predicted(emotion),
-                    vad: vad(&emotion.vad),
-                    smoothed,
-                }),
-                None,
-            )
-        }
-        Some(BoxOutcome::Skipped(reason)) => (None, Some(reason.to_string())),
-        None => (None, None),
-    };
-    PersonRecord {
-        source: &meta.source,
-        frame_index: meta.frame_index,
-        timestamp_s: meta.timestamp_s,
-        track_id,
-        class_id: d.class_id,
-        confidence: d.confidence,
-        bbox: d.bbox,
-        emotion,
-        emotion_skipped,
-    }
-}
-
-/// Like [`super::draw::draw`], with each tracked box's ID in its label and colour, and its
-/// smoothed emotion (what a viewer wants to see; per-frame values flicker).
-fn draw_tracked(
-    image: &mut image::RgbImage,
-    frame: &FrameResult,
-    names: &[String],
-    track_ids: &[Option<u64>],
-    smoothed: &[Option<PersonEmotion>],
-    style: super::draw::LabelStyle,
-) {
-    let annotator = Annotator::new(image.width(), image.height(), style.line_thickness);
-    let boxes: Vec<BoxAnnotation> = frame
-        .objects
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let d = &o.detection;
-            let name = class_name(names, d.class_id);
-            let id = track_ids.get(i).copied().flatten();
-            let mut lines = Vec::new();
-            if !style.hide_labels {
-                let head = if style.hide_conf {
-                    name.to_string()
-                } else {
-                    format!("{name} {:.2}", d.confidence)
-                };
-                lines.push(id.map_or(head.clone(), |id| format!("#{id} {head}")));
-                let emotion = smoothed
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .or_else(|| o.emotion.as_ref().and_then(BoxOutcome::emotion));
-                match (emotion, &o.emotion) {
-                    (Some(e), _) => {
-                        lines.extend(e.predicted.iter().take(style.top_k).map(|p| {
-                            if style.hide_conf {
-                                p.name().to_string()
-                            } else {
-                                format!("{} {:.2}", p.name(), p.score)
-                            }
-                        }));
-                        lines.push(format!(
-                            "V {:.1}  A {:.1}  D {:.1}",
-                            e.vad[0], e.vad[1], e.vad[2]
-                        ));
-                    }
-                    (None, Some(BoxOutcome::Skipped(_))) => {
-                        lines.push("(box too small for emotions)".into())
-                    }
-                    _ => {}
-                }
-            }
-            #[allow(clippy::cast_possible_truncation)]
-            let color = id.map_or_else(|| color_for(d.class_id), |id| color_for(100 + id as usize));
-            BoxAnnotation {
-                bbox: d.bbox,
-                color,
-                lines,
-            }
-        })
-        .collect();
-    annotator.draw(image, &boxes);
 }
