@@ -29,10 +29,20 @@ use serde_json::json;
 
 use super::Outcome;
 
+/// How list lines are read, shown under `emotic infer --help`.
+const LIST_FORMAT_HELP: &str = "List format: one person per line, `path x1 y1 x2 y2`.
+  - The last four whitespace-separated fields are the box; everything before them is the path,
+    so paths may contain spaces: `my photos/a b.jpg 10 20 110 220`.
+  - A path may also be written in double quotes: `\"my photos/a b.jpg\" 10 20 110 220`.
+  - Empty lines and lines starting with # are ignored; coordinates are truncated like Python int().
+Outputs: inference_list.txt (path Cat1 Cat2 ... V A D, VAD on the 1-10 scale with 4 decimals,
+paths with spaces quoted) and inference.jsonl (all scores, predicted categories by margin, VAD).";
+
 /// Arguments of `emotic infer`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = LIST_FORMAT_HELP)]
 pub struct InferArgs {
-    /// List file: one `path x1 y1 x2 y2` per line (see `emotic infer --help` for quoting).
+    /// List file: one `path x1 y1 x2 y2` per line (quoting below).
     #[arg(long)]
     pub boxes: PathBuf,
     /// Model: a bundle from `emotic import`, or a folder with `model_context1.pth`,
