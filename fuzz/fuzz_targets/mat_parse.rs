@@ -1,5 +1,9 @@
 //! Fuzzes the MAT v5 reader and the EMOTIC annotation layout on top of it: any bytes must give
 //! `Ok` or an error, never a panic, and memory stays bounded by the small decompression limit.
+//!
+//! Run (nightly): `cd fuzz && cargo +nightly fuzz run mat_parse corpus/mat_parse -- -max_len=65536`
+//! with the corpus seeded from `crates/emotic-data/tests/data/synthetic/*.mat`,
+//! `.../release/Annotations/Annotations.mat` and `crates/emotic-eval/tests/data/*.mat`.
 #![no_main]
 
 use emotic_data::annotations::parse_split;
