@@ -367,7 +367,19 @@ fn ffmpeg_args(location: &InputLocation, options: ReaderOptions) -> Vec<OsString
             } else {
                 "-rw_timeout"
             };
-            args.extend([timeout_option, &micros, "-i", url].map(OsString::from));
+            // Probe 1 s of a live stream instead of ffmpeg's default 5 s (which, read in
+            // real time, delays the first frame by that much); enough for the codec parameters.
+            args.extend(
+                [
+                    timeout_option,
+                    &micros,
+                    "-analyzeduration",
+                    "1000000",
+                    "-i",
+                    url,
+                ]
+                .map(OsString::from),
+            );
         }
     }
     // `showinfo` logs each frame's pts_time; passthrough keeps frames as decoded (no

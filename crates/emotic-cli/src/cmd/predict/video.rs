@@ -220,10 +220,7 @@ impl Run<'_> {
             .entry(meta.source_index)
             .or_insert_with(|| InputState {
                 name: name.clone(),
-                stem: Path::new(name).file_stem().map_or_else(
-                    || format!("input{}", meta.source_index),
-                    |s| s.to_string_lossy().into_owned(),
-                ),
+                stem: input_stem(name, meta.kind, meta.source_index),
                 kind: meta.kind,
                 writer: None,
                 viewer: None,
@@ -561,6 +558,36 @@ fn write_video_frame(
         *failed += 1;
         eprintln!("error: {e}");
         state.writer = None;
+    }
+}
+
+/// The name stem of an input's outputs: the file stem for files; for webcams and streams the
+/// device or URL without its scheme, reduced to characters that are safe in file names.
+fn input_stem(name: &str, kind: InputKind, index: usize) -> String {
+    let text = match kind {
+        InputKind::Image | InputKind::Video => Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        InputKind::Webcam | InputKind::Stream => {
+            let rest = name.split_once("://").map_or(name, |(_, r)| r);
+            let safe: String = rest
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            safe.trim_matches('_').chars().take(64).collect()
+        }
+    };
+    if text.is_empty() {
+        format!("input{index}")
+    } else {
+        text
     }
 }
 

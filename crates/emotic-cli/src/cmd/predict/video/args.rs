@@ -34,8 +34,8 @@ pub struct VideoArgs {
     /// The reconnect delay never exceeds this many seconds.
     #[arg(long, default_value_t = 8.0)]
     pub reconnect_max_delay: f64,
-    /// Seconds a live input may go without a frame before it counts as dropped; also how long
-    /// opening any input may take.
+    /// Seconds a live input may go without a frame before it counts as dropped. Opening an
+    /// input (connecting and probing) may take this long too, but at least 15 s.
     #[arg(long, default_value_t = 10.0)]
     pub stream_timeout: f64,
 }
@@ -62,7 +62,9 @@ impl VideoArgs {
             seconds("stream-timeout", self.stream_timeout)?.max(Duration::from_millis(100));
         let reader = ReaderOptions {
             vid_stride: self.vid_stride,
-            open_timeout: timeout,
+            // Opening includes connecting and probing, which can take longer than the gap
+            // between two frames.
+            open_timeout: timeout.max(Duration::from_secs(15)),
             stall_timeout: timeout,
             reconnect: Reconnect {
                 max_attempts: self.reconnect_attempts,
