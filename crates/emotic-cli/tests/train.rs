@@ -148,7 +148,8 @@ fn train_writes_a_run_folder_and_a_bundle_predict_loads() {
     let with_emotion = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .filter(|r| r["emotion"]["vad"].is_object())
+        .flat_map(|r| r["detections"].as_array().cloned().unwrap_or_default())
+        .filter(|d| d["emotion"]["vad"].is_object())
         .count();
     assert!(with_emotion >= 2, "persons with emotions: {text}");
 }

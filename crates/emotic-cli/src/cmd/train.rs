@@ -54,7 +54,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["context_weights", "body_weights", "head_weights"])]
     pub init_model: Option<PathBuf>,
     /// Stage widths of randomly initialised streams (ResNet18: 64,128,256,512).
-    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = RESNET18_WIDTHS)]
+    #[arg(long, value_delimiter = ',', default_values_t = RESNET18_WIDTHS)]
     pub widths: Vec<usize>,
     /// Epochs.
     #[arg(long, default_value_t = 15)]
