@@ -8,8 +8,8 @@ batch size is a warm-up and not counted. Run from the repository root:
 
     python3 tools/bench_train.py [--steps 2] [--batches 8 52] [--threads N]
 
-It builds and runs `cargo run --release -p emotic-train --example bench_train` (set
-BENCH_PROFILE=dev to reuse a debug build: dependencies are optimised in dev builds too) and
+It builds and runs `cargo run --profile $BENCH_PROFILE -p emotic-train --example bench_train`
+(default `release`; `test` reuses the test build: dependencies at opt-level 3, our crate at 1) and
 prints one JSON line per implementation and batch size.
 """
 import argparse
@@ -81,9 +81,8 @@ def main():
     args = ap.parse_args()
     if not args.skip_rust:
         profile = os.environ.get("BENCH_PROFILE", "release")
-        cmd = ["cargo", "run", "-q", "-p", "emotic-train", "--example", "bench_train"]
-        if profile == "release":
-            cmd.insert(3, "--release")
+        cmd = ["cargo", "run", "-q", "--profile", profile, "-p", "emotic-train",
+               "--example", "bench_train"]
         cmd += ["--"] + [str(b) for b in args.batches] + ["--steps", str(args.steps)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         for line in out.splitlines():

@@ -1,7 +1,25 @@
-//! Training the EMOTIC model (two ResNet18 streams + fusion head) with burn.
+//! Training the EMOTIC model (two ResNet18 streams + fusion head) with burn, reproducing the
+//! reference recipe (Tandon-A/emotic `train.py`):
 //!
-//! CPU (burn's ndarray backend with autodiff) is the default; build with the `cuda` feature
-//! to train on an NVIDIA GPU (`--device cuda`).
+//! - [`model`]: the network as burn modules whose fields mirror the PyTorch state-dict keys;
+//!   loads torchvision/Places365 state dicts, the reference whole-module pickles, our bundles
+//!   and checkpoints; exports the bundle `emotic predict --emotion-model` reads. BatchNorm
+//!   runs in training mode with PyTorch's momentum and unbiased running variance.
+//! - [`loss`]: `0.5·L_cat + 0.5·L_cont` with dynamic/mean/static weights and Smooth L1/L2.
+//! - [`adam`]: PyTorch's Adam (L2 weight decay in the gradient, eps 1e-8), state by name.
+//! - [`augment`], [`batch`]: flips + colour jitter (Pillow arithmetic), normalisation.
+//! - [`trainer`], [`checkpoint`]: the loop (StepLR, validation mAP/VAD error through
+//!   `emotic-eval`, best/last checkpoints, bit-for-bit resume, thresholds, bundle).
+//!
+//! # Backends
+//!
+//! CPU is the default: burn's ndarray backend with autodiff (`--device cpu`). Convolutions on
+//! autodiff devices run as im2col + matmul because burn-ndarray's transposed convolution
+//! (conv2d's input gradient) is about 100x slower than its forward pass.
+//!
+//! For NVIDIA GPUs build with the `cuda` feature (`cargo build --release -p emotic-cli
+//! --features emotic-train/cuda`, CUDA toolkit required) and pass `--device cuda`; this path
+//! compiles burn's CubeCL CUDA runtime and is not exercised by the tests here.
 
 pub mod adam;
 pub mod augment;
