@@ -212,3 +212,45 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
         std::fs::read(cut.join("model.safetensors")).expect("b")
     );
 }
+
+#[test]
+fn frozen_backbones_keep_their_weights_but_update_batchnorm_statistics() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    dataset(tmp.path());
+    let config = TrainConfig {
+        trainable: emotic_train::model::Trainable::Head,
+        max_train_batches: Some(2),
+        ..small_config(tmp.path(), 1)
+    };
+    let run = tmp.path().join("run");
+    train(&config, &run, false, &RunOptions::default()).expect("train");
+    let (trained, _, _) = checkpoint::load(
+        &run.join("weights/last.ckpt.safetensors"),
+        &device_for("cpu").expect("cpu"),
+    )
+    .expect("last");
+    // The same seed draws the same initial model.
+    let initial = emotic_train::trainer::initial_model(
+        &config.init,
+        &mut Rng::derive(config.seed, 1),
+        &device_for("cpu").expect("cpu"),
+    )
+    .expect("initial");
+    let (a, b) = (
+        initial.state_dict().expect("a"),
+        trained.state_dict().expect("b"),
+    );
+    assert_eq!(
+        a["context.layer1.0.conv1.weight"].data,
+        b["context.layer1.0.conv1.weight"].data
+    );
+    assert_eq!(
+        a["body.layer4.1.bn2.weight"].data,
+        b["body.layer4.1.bn2.weight"].data
+    );
+    assert_ne!(
+        a["context.bn1.running_mean"].data,
+        b["context.bn1.running_mean"].data
+    );
+    assert_ne!(a["head.fc1.weight"].data, b["head.fc1.weight"].data);
+}
