@@ -25,6 +25,7 @@ pub mod adam;
 pub mod augment;
 pub mod batch;
 pub mod checkpoint;
+pub mod curves;
 pub mod error;
 pub mod loss;
 pub mod model;

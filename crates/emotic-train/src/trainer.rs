@@ -556,6 +556,7 @@ pub fn train(
         }
         checkpoint::save(&paths.last(), &model, &adam, &state)?;
         write_metrics(&paths.metrics(), &state.history)?;
+        crate::curves::write_curves(&paths.dir.join("curves.png"), &state.history)?;
     }
 
     // Thresholds on val with the eval semantics, for the last and the best model.

@@ -118,6 +118,14 @@ fn a_few_epochs_drive_the_loss_down_and_the_bundle_predicts_like_burn() {
     }
     let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("csv");
     assert_eq!(csv.lines().count(), 7, "header + 6 epochs");
+    let curves = image::open(run.join("curves.png"))
+        .expect("curves.png")
+        .to_rgb8();
+    assert_eq!(curves.dimensions(), (800, 300));
+    assert!(
+        curves.pixels().any(|p| p.0 == [31, 119, 180]),
+        "no training-loss curve drawn"
+    );
 
     // The bundle in the ONNX Runtime path vs the burn forward pass of the same weights.
     let (best, _, state) = checkpoint::load(
