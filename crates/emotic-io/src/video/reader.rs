@@ -493,16 +493,25 @@ fn run_ffmpeg(
         .waiting_since
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = None;
+    drop(stdout);
     let status = {
         let mut slot = shared.child.lock().unwrap_or_else(PoisonError::into_inner);
         let status = slot.as_mut().map(|c| {
+            // At the end of its output ffmpeg may still be logging why it stopped: give it a
+            // moment to exit by itself so those lines are not lost, then make sure it is gone.
+            let grace = Instant::now();
+            while !shared.stop.load(Ordering::SeqCst)
+                && grace.elapsed() < Duration::from_secs(2)
+                && matches!(c.try_wait(), Ok(None))
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = c.kill();
             c.wait()
         });
         *slot = None;
         status
     };
-    drop(stdout);
     let _ = log_thread.join();
     let mut errors = std::mem::take(&mut *errors.lock().unwrap_or_else(PoisonError::into_inner));
     match end? {
