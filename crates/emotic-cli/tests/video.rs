@@ -599,3 +599,98 @@ fn interrupt_finalises_the_video_and_json() {
     assert_eq!(probe(&run.join("long.mp4")).0, frames.len() as u64);
     assert!(!run.join(".long.mp4.part").exists());
 }
+
+#[test]
+fn a_streams_list_reads_every_stream_side_by_side() {
+    let Some(weights) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = Vec::new();
+    let mut urls = Vec::new();
+    for (i, pattern) in ["testsrc", "smptebars"].iter().enumerate() {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/cam{i}.mjpg");
+        // MJPEG over HTTP (multipart), like an IP camera.
+        let server = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-re",
+                "-f",
+                "lavfi",
+            ])
+            .args(["-i", &format!("{pattern}=size=320x240:rate=10"), "-t", "3"])
+            .args([
+                "-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg", "-listen", "1", &url,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_listening(port);
+        servers.push(server);
+        urls.push(url);
+    }
+    std::fs::write(dir.path().join("cams.streams"), urls.join("\n") + "\n").unwrap();
+    let args = [
+        "predict",
+        "-w",
+        weights.to_str().unwrap(),
+        "-s",
+        "cams.streams",
+        "--project",
+        "runs",
+        "--reconnect-attempts",
+        "0",
+    ];
+    let (mut child, rx) = spawn_emotic(dir.path(), &args);
+    let mut log = Vec::new();
+    let code = wait_exit(&mut child, &rx, &mut log);
+    for mut s in servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    let text = log.join("\n");
+    // Both streams end (the servers stop after 3 s); with no reconnects allowed that is a failure.
+    assert_eq!(code, 3, "{text}");
+    let run = dir.path().join("runs/exp");
+    let records = jsonl(&run.join("predictions.jsonl"));
+    for (i, url) in urls.iter().enumerate() {
+        let frames: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["source_index"] == i && r.get("frame_index").is_some())
+            .collect();
+        assert!(
+            frames.len() >= 3,
+            "stream {i}: {} frames\n{text}",
+            frames.len()
+        );
+        assert!(
+            frames
+                .iter()
+                .all(|r| r["source"] == url.as_str() && r["kind"] == "stream")
+        );
+        assert!(
+            frames
+                .windows(2)
+                .all(|w| w[0]["frame_index"].as_u64() < w[1]["frame_index"].as_u64())
+        );
+        let stem = format!(
+            "127_0_0_1_{}_cam{i}_mjpg.mp4",
+            url.split(':').nth(2).unwrap().split('/').next().unwrap()
+        );
+        assert!(run.join(&stem).is_file(), "no {stem}\n{text}");
+    }
+    // The two streams were read at the same time: their frames interleave.
+    let order: Vec<u64> = records
+        .iter()
+        .filter_map(|r| r["source_index"].as_u64())
+        .collect();
+    let first_of_1 = order.iter().position(|&s| s == 1).unwrap();
+    assert!(
+        order[first_of_1..].contains(&0),
+        "stream 0 was read to its end before stream 1 started: {order:?}"
+    );
+}
