@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,
         Ok(cmd::Outcome::SomeInputsFailed) => ExitCode::from(3),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cmd::render_error(&err));
             ExitCode::FAILURE
         }
     }

@@ -250,8 +250,9 @@ pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
             Err(err) => {
                 for entry in group {
                     failures += 1;
-                    tracing::error!("{}:{}: {err:#}", args.boxes.display(), entry.line);
-                    results.insert(entry.line, json!({ "line": entry.line, "path": entry.path, "box": entry.bbox, "error": format!("{err:#}") }));
+                    let message = super::render_error(&err);
+                    tracing::error!("{}:{}: {message}", args.boxes.display(), entry.line);
+                    results.insert(entry.line, json!({ "line": entry.line, "path": entry.path, "box": entry.bbox, "error": message }));
                 }
             }
         }

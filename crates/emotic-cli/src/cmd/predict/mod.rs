@@ -226,8 +226,9 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
             }
             Err(err) => {
                 failed += 1;
-                say(&progress, format!("image {}/{} {shown}: error: {err:#}", i + 1, files.len()));
-                jsonl.write(&ErrorRecord { image: shown, error: format!("{err:#}") })?;
+                let message = super::render_error(&err);
+                say(&progress, format!("image {}/{} {shown}: error: {message}", i + 1, files.len()));
+                jsonl.write(&ErrorRecord { image: shown, error: message })?;
             }
         }
         progress.inc(1);
