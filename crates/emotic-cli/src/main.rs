@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 the command failed (bad weights, unreadable source, ...); 2 wrong
 //! usage (from the argument parser); 3 the command ran but some inputs failed (each is reported
-//! on stderr and in the run's JSON lines).
+//! on stderr and in the run's JSON lines); 130 stopped by Ctrl-C or SIGTERM after finalising
+//! every output.
 
 mod cmd;
 
@@ -57,6 +58,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,
         Ok(cmd::Outcome::SomeInputsFailed) => ExitCode::from(3),
+        // 128 + SIGINT, as shells report a program stopped with Ctrl-C.
+        Ok(cmd::Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
             eprintln!("error: {}", cmd::render_error(&err));
             ExitCode::FAILURE

@@ -587,7 +587,7 @@ fn interrupt_finalises_the_video_and_json() {
     assert!(status.success());
     let code = wait_exit(&mut child, &rx, &mut log);
     let text = log.join("\n");
-    assert_eq!(code, 0, "{text}");
+    assert_eq!(code, 130, "Ctrl-C exits 130 after finalising\n{text}");
     assert!(text.contains("Interrupted"), "{text}");
     let run = dir.path().join("runs/exp");
     let frames = jsonl(&run.join("predictions.jsonl"));

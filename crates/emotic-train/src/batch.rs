@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use emotic::emotion::{BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE};
-use emotic::imageops::Normalization;
+use emotic::imageops::normalize_hwc_u8;
 use emotic_data::dataset::Dataset;
 
 use crate::augment::{AugmentConfig, augment};
@@ -41,21 +41,6 @@ pub struct DeviceBatch {
     pub cont: Tensor<2>,
 }
 
-/// `(v / 255 - mean) / std` per channel, HWC `u8` → CHW `f32` (torchvision's order of
-/// operations, each rounded to f32).
-pub fn normalize_into(pixels: &[u8], norm: &Normalization, out: &mut Vec<f32>) {
-    for c in 0..3 {
-        let (mean, std) = (norm.mean[c], norm.std[c]);
-        out.extend(
-            pixels
-                .iter()
-                .skip(c)
-                .step_by(3)
-                .map(|&v| (f32::from(v) / 255.0 - mean) / std),
-        );
-    }
-}
-
 /// Builds the batch of `indices`; with `augment_with`, each image gets its own flip and jitter.
 pub fn make_batch(
     dataset: &Dataset,
@@ -88,8 +73,8 @@ pub fn make_batch(
             augment(&mut context, cw, config, rng);
             augment(&mut body, bw, config, rng);
         }
-        normalize_into(&context, &CONTEXT_NORM, &mut batch.context);
-        normalize_into(&body, &BODY_NORM, &mut batch.body);
+        normalize_hwc_u8(&context, &CONTEXT_NORM, &mut batch.context);
+        normalize_hwc_u8(&body, &BODY_NORM, &mut batch.body);
         batch.cat.extend_from_slice(&record.cat);
         batch.cont.extend(record.vad.iter().map(|v| v / 10.0));
         batch.vad.extend_from_slice(&record.vad);

@@ -17,6 +17,8 @@ pub enum Outcome {
     Success,
     /// The command finished, but some inputs could not be processed (reported individually).
     SomeInputsFailed,
+    /// Stopped by Ctrl-C or SIGTERM; everything written so far was finalised.
+    Interrupted,
 }
 
 /// Renders an error and its causes on one line, `outer: inner: ...`, leaving out a cause whose

@@ -28,41 +28,12 @@ pub use weights::{EmotionWeights, Part, THRESHOLDS_FILE, load_part, read_thresho
 
 use crate::imageops::{Normalization, PixelRect};
 
+// The category and VAD names are defined once, in the small scoring crate (no heavy
+// dependencies, so the dataset and evaluation code can use them without the runtime).
+pub use emotic_eval::{CATEGORIES, VAD_NAMES};
+
 /// Number of emotion categories.
-pub const NUM_CATEGORIES: usize = 26;
-
-/// The 26 EMOTIC categories, in the model's output order.
-pub const CATEGORIES: [&str; NUM_CATEGORIES] = [
-    "Affection",
-    "Anger",
-    "Annoyance",
-    "Anticipation",
-    "Aversion",
-    "Confidence",
-    "Disapproval",
-    "Disconnection",
-    "Disquietment",
-    "Doubt/Confusion",
-    "Embarrassment",
-    "Engagement",
-    "Esteem",
-    "Excitement",
-    "Fatigue",
-    "Fear",
-    "Happiness",
-    "Pain",
-    "Peace",
-    "Pleasure",
-    "Sadness",
-    "Sensitivity",
-    "Suffering",
-    "Surprise",
-    "Sympathy",
-    "Yearning",
-];
-
-/// The continuous dimensions, in the model's output order.
-pub const VAD_NAMES: [&str; 3] = ["Valence", "Arousal", "Dominance"];
+pub const NUM_CATEGORIES: usize = CATEGORIES.len();
 
 /// The model emits VAD divided by 10; multiplying by this gives the 1-10 scale.
 pub const VAD_SCALE: f32 = 10.0;

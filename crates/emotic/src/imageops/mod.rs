@@ -109,7 +109,11 @@ pub struct Normalization {
 /// Appends `img` as a CHW `f32` tensor, computed exactly like torchvision's
 /// `Normalize(mean, std)(ToTensor()(img))`: `(v / 255 - mean) / std`, each step rounded to `f32`.
 pub fn normalize_chw(img: &RgbImage, norm: &Normalization, out: &mut Vec<f32>) {
-    let pixels = img.as_raw();
+    normalize_hwc_u8(img.as_raw(), norm, out);
+}
+
+/// [`normalize_chw`] on raw interleaved RGB bytes (HWC), such as a memory-mapped dataset record.
+pub fn normalize_hwc_u8(pixels: &[u8], norm: &Normalization, out: &mut Vec<f32>) {
     out.reserve(pixels.len());
     for c in 0..3 {
         let (mean, std) = (norm.mean[c], norm.std[c]);

@@ -515,6 +515,9 @@ impl Run<'_> {
             );
             return Ok(Outcome::SomeInputsFailed);
         }
+        if interrupted {
+            return Ok(Outcome::Interrupted);
+        }
         Ok(Outcome::Success)
     }
 }
