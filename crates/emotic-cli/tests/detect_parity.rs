@@ -23,22 +23,50 @@ fn yolov5n_matches_the_pytorch_reference() {
     ) else {
         return;
     };
-    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(expected).unwrap()).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(expected).unwrap()).unwrap();
     let mut detector = Detector::load(&weights, SessionOptions::DEFAULT).unwrap();
     assert_eq!(detector.names()[0], "person");
     let mut worst_box = 0.0f64;
     let mut worst_conf = 0.0f64;
     for (name, want) in expected.as_object().unwrap() {
-        let image = emotic_io::image_file::read_rgb(&common::shared_fixture(&format!("images/{name}")).unwrap()).unwrap();
-        let hw: Vec<u64> = want["image_hw"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-        assert_eq!(hw, vec![u64::from(image.height()), u64::from(image.width())], "{name} size");
+        let image = emotic_io::image_file::read_rgb(
+            &common::shared_fixture(&format!("images/{name}")).unwrap(),
+        )
+        .unwrap();
+        let hw: Vec<u64> = want["image_hw"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            hw,
+            vec![u64::from(image.height()), u64::from(image.width())],
+            "{name} size"
+        );
         let got = detector.detect(&image, &DetectConfig::default()).unwrap();
-        let shape: Vec<usize> = want["input_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let shape: Vec<usize> = want["input_shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
         assert_eq!(got.input_shape.to_vec(), shape, "{name} letterboxed shape");
         let want_dets = want["detections"].as_array().unwrap();
-        assert_eq!(got.detections.len(), want_dets.len(), "{name}: {:?}", got.detections);
+        assert_eq!(
+            got.detections.len(),
+            want_dets.len(),
+            "{name}: {:?}",
+            got.detections
+        );
         for (g, w) in got.detections.iter().zip(want_dets) {
-            let w: Vec<f64> = w.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let w: Vec<f64> = w
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
             assert_eq!(g.class_id as f64, w[5], "{name} class");
             for k in 0..4 {
                 // The reference file holds boxes rounded to whole pixels; round ours the same way.
@@ -49,8 +77,15 @@ fn yolov5n_matches_the_pytorch_reference() {
             let dc = (f64::from(g.confidence) - w[4]).abs();
             worst_conf = worst_conf.max(dc);
             assert!(dc <= 0.005, "{name} conf {} vs {}", g.confidence, w[4]);
-            assert!(dc <= 2e-5, "{name} conf {} vs {}: decoding no longer matches cv2?", g.confidence, w[4]);
+            assert!(
+                dc <= 2e-5,
+                "{name} conf {} vs {}: decoding no longer matches cv2?",
+                g.confidence,
+                w[4]
+            );
         }
     }
-    eprintln!("largest deviation from the reference: box {worst_box:.3} px, confidence {worst_conf:.5}");
+    eprintln!(
+        "largest deviation from the reference: box {worst_box:.3} px, confidence {worst_conf:.5}"
+    );
 }

@@ -7,20 +7,39 @@ use common::{emotic, shared_fixture};
 
 #[test]
 fn a_folder_with_bad_files_is_processed_and_reported() {
-    let (Some(weights), Some(zidane)) = (shared_fixture("yolov5n.pt"), shared_fixture("images/zidane.jpg")) else {
+    let (Some(weights), Some(zidane)) = (
+        shared_fixture("yolov5n.pt"),
+        shared_fixture("images/zidane.jpg"),
+    ) else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
     let images = work.path().join("images");
     std::fs::create_dir(&images).unwrap();
     std::fs::copy(&zidane, images.join("zidane.jpg")).unwrap();
-    std::fs::write(images.join("corrupt.jpg"), b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
+    std::fs::write(
+        images.join("corrupt.jpg"),
+        b"\xff\xd8\xff\xe0 this is not really a jpeg",
+    )
+    .unwrap();
     std::fs::write(images.join("notes.txt"), b"not an image").unwrap();
 
-    let args = ["predict", "--weights", weights.to_str().unwrap(), "--source", "images", "--save-txt", "--save-conf", "--save-crop"];
+    let args = [
+        "predict",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--source",
+        "images",
+        "--save-txt",
+        "--save-conf",
+        "--save-crop",
+    ];
     let (code, _, stderr) = emotic(work.path(), &args);
     assert_eq!(code, 3, "some inputs failed -> exit 3\n{stderr}");
-    assert!(stderr.contains("corrupt.jpg") && stderr.contains("notes.txt"), "{stderr}");
+    assert!(
+        stderr.contains("corrupt.jpg") && stderr.contains("notes.txt"),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 of 3 inputs failed"), "{stderr}");
 
     let run = work.path().join("runs/predict/exp");
@@ -43,7 +62,10 @@ fn a_folder_with_bad_files_is_processed_and_reported() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len(), 3);
-    let ok: Vec<_> = records.iter().filter(|r| r.get("error").is_none()).collect();
+    let ok: Vec<_> = records
+        .iter()
+        .filter(|r| r.get("error").is_none())
+        .collect();
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0]["detections"].as_array().unwrap().len(), 3);
     assert_eq!(ok[0]["detections"][0]["class_name"], "person");
@@ -51,24 +73,44 @@ fn a_folder_with_bad_files_is_processed_and_reported() {
 
     // A second run never touches the first.
     let before = std::fs::read(run.join("predictions.jsonl")).unwrap();
-    let (code, _, _) = emotic(work.path(), &["predict", "--weights", weights.to_str().unwrap(), "--source", "images/zidane.jpg"]);
+    let (code, _, _) = emotic(
+        work.path(),
+        &[
+            "predict",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--source",
+            "images/zidane.jpg",
+        ],
+    );
     assert_eq!(code, 0);
     assert!(work.path().join("runs/predict/exp2/zidane.jpg").is_file());
-    assert_eq!(std::fs::read(run.join("predictions.jsonl")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(run.join("predictions.jsonl")).unwrap(),
+        before
+    );
 }
 
 #[test]
 fn missing_and_truncated_weights_are_errors_naming_the_file() {
-    let Some(weights) = shared_fixture("yolov5n.pt") else { return };
+    let Some(weights) = shared_fixture("yolov5n.pt") else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("a.jpg"), b"x").unwrap();
-    let (code, _, stderr) = emotic(work.path(), &["predict", "--weights", "nope.pt", "--source", "a.jpg"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &["predict", "--weights", "nope.pt", "--source", "a.jpg"],
+    );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("nope.pt"), "{stderr}");
 
     let bytes = std::fs::read(weights).unwrap();
     std::fs::write(work.path().join("cut.pt"), &bytes[..bytes.len() / 3]).unwrap();
-    let (code, _, stderr) = emotic(work.path(), &["predict", "--weights", "cut.pt", "--source", "a.jpg"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &["predict", "--weights", "cut.pt", "--source", "a.jpg"],
+    );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("cut.pt"), "{stderr}");
     // Nothing half-made is left behind: no run folder was started.
@@ -79,10 +121,24 @@ fn missing_and_truncated_weights_are_errors_naming_the_file() {
 fn empty_folder_and_bad_arguments() {
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir(work.path().join("empty")).unwrap();
-    let (code, _, stderr) = emotic(work.path(), &["predict", "--weights", "w.pt", "--source", "empty"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &["predict", "--weights", "w.pt", "--source", "empty"],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("no files"), "{stderr}");
-    let (code, _, stderr) = emotic(work.path(), &["predict", "--weights", "w.pt", "--source", "x.jpg", "--conf-thres", "1.5"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &[
+            "predict",
+            "--weights",
+            "w.pt",
+            "--source",
+            "x.jpg",
+            "--conf-thres",
+            "1.5",
+        ],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("conf-thres"), "{stderr}");
     let (code, _, _) = emotic(work.path(), &["predict", "--no-such-flag"]);
@@ -91,48 +147,126 @@ fn empty_folder_and_bad_arguments() {
 
 #[test]
 fn export_writes_an_onnx_graph_and_refuses_to_overwrite() {
-    let Some(weights) = shared_fixture("yolov5n.pt") else { return };
+    let Some(weights) = shared_fixture("yolov5n.pt") else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = emotic(work.path(), &["export", "--weights", weights.to_str().unwrap(), "-o", "y.onnx"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &[
+            "export",
+            "--weights",
+            weights.to_str().unwrap(),
+            "-o",
+            "y.onnx",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     let onnx = work.path().join("y.onnx");
     assert!(std::fs::metadata(&onnx).unwrap().len() > 1_000_000);
     // The exported file loads as a user-supplied ONNX model and detects exactly what the .pt does.
     let zidane = shared_fixture("images/zidane.jpg").unwrap();
     let detections = |w: &str, name: &str| {
-        let (code, _, stderr) = emotic(work.path(), &["predict", "-w", w, "-s", zidane.to_str().unwrap(), "--name", name, "--nosave"]);
+        let (code, _, stderr) = emotic(
+            work.path(),
+            &[
+                "predict",
+                "-w",
+                w,
+                "-s",
+                zidane.to_str().unwrap(),
+                "--name",
+                name,
+                "--nosave",
+            ],
+        );
         assert_eq!(code, 0, "{stderr}");
-        let text = std::fs::read_to_string(work.path().join("runs/predict").join(name).join("predictions.jsonl")).unwrap();
+        let text = std::fs::read_to_string(
+            work.path()
+                .join("runs/predict")
+                .join(name)
+                .join("predictions.jsonl"),
+        )
+        .unwrap();
         let record: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         record["detections"].clone()
     };
     let from_onnx = detections("y.onnx", "onnx");
     assert_eq!(from_onnx.as_array().unwrap().len(), 3);
     assert_eq!(from_onnx, detections(weights.to_str().unwrap(), "pt"));
-    let (code, _, stderr) = emotic(work.path(), &["export", "--weights", weights.to_str().unwrap(), "-o", "y.onnx"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &[
+            "export",
+            "--weights",
+            weights.to_str().unwrap(),
+            "-o",
+            "y.onnx",
+        ],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
 
 #[test]
 fn a_fixed_shape_onnx_export_letterboxes_to_its_square() {
-    let (Some(weights), Some(zidane)) = (shared_fixture("yolov5n.pt"), shared_fixture("images/zidane.jpg")) else {
+    let (Some(weights), Some(zidane)) = (
+        shared_fixture("yolov5n.pt"),
+        shared_fixture("images/zidane.jpg"),
+    ) else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = emotic(work.path(), &["export", "-w", weights.to_str().unwrap(), "--imgsz", "640", "-o", "fixed.onnx"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &[
+            "export",
+            "-w",
+            weights.to_str().unwrap(),
+            "--imgsz",
+            "640",
+            "-o",
+            "fixed.onnx",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = emotic(work.path(), &["export", "-w", weights.to_str().unwrap(), "--imgsz", "630", "-o", "bad.onnx"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &[
+            "export",
+            "-w",
+            weights.to_str().unwrap(),
+            "--imgsz",
+            "630",
+            "-o",
+            "bad.onnx",
+        ],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("multiple of 32"), "{stderr}");
-    let (code, _, stderr) = emotic(work.path(), &["predict", "-w", "fixed.onnx", "-s", zidane.to_str().unwrap(), "--nosave"]);
+    let (code, _, stderr) = emotic(
+        work.path(),
+        &[
+            "predict",
+            "-w",
+            "fixed.onnx",
+            "-s",
+            zidane.to_str().unwrap(),
+            "--nosave",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
-    let text = std::fs::read_to_string(work.path().join("runs/predict/exp/predictions.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(work.path().join("runs/predict/exp/predictions.jsonl")).unwrap();
     let record: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     // A fixed 640x640 model gets the full square, not the minimal 384x640 rectangle.
     assert_eq!(record["input_shape"], serde_json::json!([1, 3, 640, 640]));
-    let persons: Vec<&serde_json::Value> =
-        record["detections"].as_array().unwrap().iter().filter(|d| d["class_id"] == 0).collect();
+    let persons: Vec<&serde_json::Value> = record["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["class_id"] == 0)
+        .collect();
     assert_eq!(persons.len(), 2, "{record}");
     // The grey padding changes the input, so only roughly the reference's boxes (within 3 px).
     let reference = [[743.0, 40.0, 1154.0, 715.0], [134.0, 181.0, 742.0, 720.0]];

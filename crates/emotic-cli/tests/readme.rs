@@ -3,7 +3,12 @@
 use std::path::Path;
 
 fn repo_file(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(name)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// The shell commands in the README's code blocks, in order.
@@ -25,9 +30,15 @@ fn readme_commands() -> Vec<String> {
 fn ci_runs_exactly_the_readme_test_command() {
     let commands = readme_commands();
     assert!(commands.len() >= 2, "the README opens with two commands");
-    assert!(commands[0].contains("predict"), "the first command runs the main job");
+    assert!(
+        commands[0].contains("predict"),
+        "the first command runs the main job"
+    );
     let test_command = &commands[1];
-    assert!(test_command.contains("cargo test"), "the second command runs the tests");
+    assert!(
+        test_command.contains("cargo test"),
+        "the second command runs the tests"
+    );
     let ci = repo_file(".ci/run");
     let last = ci.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     assert_eq!(last.trim(), test_command);

@@ -67,8 +67,14 @@ impl Annotator {
         let line_width = line_thickness.unwrap_or(auto).max(1);
         // Text grows with the image but stays legible on small ones.
         #[allow(clippy::cast_possible_truncation)]
-        let text_px = ((half_sum * 0.018) as f32).max(12.0).max(line_width as f32 * 4.0);
-        Self { font, line_width, text_px }
+        let text_px = ((half_sum * 0.018) as f32)
+            .max(12.0)
+            .max(line_width as f32 * 4.0);
+        Self {
+            font,
+            line_width,
+            text_px,
+        }
     }
 
     /// The box line width in pixels.
@@ -93,13 +99,25 @@ impl Annotator {
             let rect = place_label(a.bbox, bw, bh, w, h, &placed, self.line_width);
             placed.push(rect);
             draw_filled_rect_mut(image, rect, a.color);
-            let text_color = if luminance(a.color) > 140.0 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) };
+            let text_color = if luminance(a.color) > 140.0 {
+                Rgb([0, 0, 0])
+            } else {
+                Rgb([255, 255, 255])
+            };
             let pad = self.pad();
             for (i, line) in a.lines.iter().enumerate() {
                 #[allow(clippy::cast_possible_wrap)]
                 let y = rect.top() + pad as i32 + (i as i32) * line_h as i32;
                 #[allow(clippy::cast_possible_wrap)]
-                draw_text_mut(image, text_color, rect.left() + pad as i32, y, PxScale::from(self.text_px), &self.font, line);
+                draw_text_mut(
+                    image,
+                    text_color,
+                    rect.left() + pad as i32,
+                    y,
+                    PxScale::from(self.text_px),
+                    &self.font,
+                    line,
+                );
             }
         }
     }
@@ -113,7 +131,11 @@ impl Annotator {
         let scale = PxScale::from(self.text_px);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let line_h = (self.text_px * 1.15).ceil() as u32;
-        let text_w = lines.iter().map(|l| text_size(scale, &self.font, l).0).max().unwrap_or(0);
+        let text_w = lines
+            .iter()
+            .map(|l| text_size(scale, &self.font, l).0)
+            .max()
+            .unwrap_or(0);
         let pad = self.pad();
         #[allow(clippy::cast_possible_truncation)]
         let n = lines.len() as u32;
@@ -134,7 +156,8 @@ impl Annotator {
                 break;
             }
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let rect = Rect::at(l as i32, tp as i32).of_size((r - l + 1) as u32, (b - tp + 1) as u32);
+            let rect =
+                Rect::at(l as i32, tp as i32).of_size((r - l + 1) as u32, (b - tp + 1) as u32);
             draw_hollow_rect_mut(image, rect, a.color);
         }
     }
@@ -147,13 +170,26 @@ fn luminance(c: Rgb<u8>) -> f32 {
 /// Chooses where a `bw × bh` label for `bbox` goes: above the box, inside its top, below it,
 /// inside its bottom — the first spot that is inside the image and clear of earlier labels;
 /// when none is clear, the one overlapping them least. Always inside the image.
-fn place_label(bbox: [f32; 4], bw: u32, bh: u32, img_w: u32, img_h: u32, placed: &[Rect], lw: u32) -> Rect {
+fn place_label(
+    bbox: [f32; 4],
+    bw: u32,
+    bh: u32,
+    img_w: u32,
+    img_h: u32,
+    placed: &[Rect],
+    lw: u32,
+) -> Rect {
     let bw = bw.min(img_w).max(1);
     let bh = bh.min(img_h).max(1);
     #[allow(clippy::cast_possible_truncation)]
     let [x1, y1, _, y2] = bbox.map(|v| v.round() as i64);
     let (bw_i, bh_i, lw_i) = (i64::from(bw), i64::from(bh), i64::from(lw));
-    let candidates = [(x1, y1 - bh_i), (x1 + lw_i, y1 + lw_i), (x1, y2), (x1 + lw_i, y2 - bh_i - lw_i)];
+    let candidates = [
+        (x1, y1 - bh_i),
+        (x1 + lw_i, y1 + lw_i),
+        (x1, y2),
+        (x1 + lw_i, y2 - bh_i - lw_i),
+    ];
     let max_x = i64::from(img_w) - bw_i;
     let max_y = i64::from(img_h) - bh_i;
     let mut best: Option<(i64, Rect)> = None;
@@ -220,7 +256,14 @@ mod tests {
         let mut img = RgbImage::from_pixel(300, 200, Rgb([0, 0, 0]));
         let ann = Annotator::new(300, 200, None);
         let red = Rgb([255, 0, 0]);
-        ann.draw(&mut img, &[BoxAnnotation { bbox: [50.0, 60.0, 150.0, 180.0], color: red, lines: vec!["person 0.88".into()] }]);
+        ann.draw(
+            &mut img,
+            &[BoxAnnotation {
+                bbox: [50.0, 60.0, 150.0, 180.0],
+                color: red,
+                lines: vec!["person 0.88".into()],
+            }],
+        );
         assert_eq!(img.get_pixel(50, 120), &red); // left edge of the box
         assert_eq!(img.get_pixel(100, 120), &Rgb([0, 0, 0])); // inside stays untouched
         assert_eq!(img.get_pixel(250, 20), &Rgb([0, 0, 0])); // far away untouched

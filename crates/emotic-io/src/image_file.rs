@@ -40,14 +40,19 @@ pub fn has_image_extension(path: &Path) -> bool {
 /// When the file cannot be opened, is not an image we can decode, is truncated or corrupt, or
 /// exceeds [`MAX_SIDE`] / [`MAX_DECODED_BYTES`].
 pub fn read_rgb(path: &Path) -> Result<RgbImage> {
-    let image_err = |message: String| Error::Image { path: path.to_path_buf(), message };
+    let image_err = |message: String| Error::Image {
+        path: path.to_path_buf(),
+        message,
+    };
     // Read once: the bytes feed both the header/EXIF reader and, for JPEG, the pixel decoder.
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut reader = ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
     if reader.format().is_none() {
-        return Err(image_err("not a supported image (JPEG, PNG, BMP, WebP or TIFF)".into()));
+        return Err(image_err(
+            "not a supported image (JPEG, PNG, BMP, WebP or TIFF)".into(),
+        ));
     }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -55,8 +60,12 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
     let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
-    let mut decoder = reader.into_decoder().map_err(|e| image_err(e.to_string()))?;
-    let orientation = decoder.orientation().map_err(|e| image_err(e.to_string()))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| image_err(e.to_string()))?;
+    let orientation = decoder
+        .orientation()
+        .map_err(|e| image_err(e.to_string()))?;
     let mut image = if is_jpeg {
         DynamicImage::ImageRgb8(decode_jpeg(&bytes).map_err(image_err)?)
     } else {
@@ -77,7 +86,9 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
     let end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
     if !matches!((last_scan, end), (Some(s), Some(e)) if e > s) {
-        return Err("truncated or corrupt JPEG: no end-of-image marker after the image data".into());
+        return Err(
+            "truncated or corrupt JPEG: no end-of-image marker after the image data".into(),
+        );
     }
     // libjpeg reports fatal errors through a callback that unwinds (mozjpeg-sys `unwinding`);
     // catching it here turns a corrupt file into an error instead of a crash.
@@ -88,7 +99,9 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
             || h > MAX_SIDE as usize
             || (w as u64) * (h as u64) * 3 > MAX_DECODED_BYTES;
         if too_big {
-            return Err(std::io::Error::other(format!("{w}x{h} is larger than allowed")));
+            return Err(std::io::Error::other(format!(
+                "{w}x{h} is larger than allowed"
+            )));
         }
         let pixels: Vec<[u8; 3]> = jpeg.read_scanlines()?;
         jpeg.finish()?;
@@ -100,7 +113,10 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
         Ok(Ok(image)) => Ok(image),
         Ok(Err(e)) => Err(format!("corrupt JPEG: {e}")),
         Err(panic) => {
-            let why = panic.downcast_ref::<String>().cloned().unwrap_or_else(|| "decoder error".into());
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "decoder error".into());
             Err(format!("corrupt JPEG: {why}"))
         }
     }
@@ -112,8 +128,14 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
 /// # Errors
 /// When the folder is not writable.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -142,7 +164,10 @@ pub fn write_rgb(path: &Path, image: &RgbImage) -> Result<()> {
     } else {
         image.write_to(&mut cursor, format)
     }
-    .map_err(|e| Error::Image { path: path.to_path_buf(), message: format!("cannot encode: {e}") })?;
+    .map_err(|e| Error::Image {
+        path: path.to_path_buf(),
+        message: format!("cannot encode: {e}"),
+    })?;
     write_atomic(path, &bytes)
 }
 
@@ -181,7 +206,9 @@ mod tests {
     fn truncated_jpegs_are_refused() {
         let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 7]));
         let mut jpeg = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&img)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let whole = dir.path().join("whole.jpg");
         std::fs::write(&whole, &jpeg).unwrap();
@@ -199,7 +226,9 @@ mod tests {
         // A 4x2 JPEG tagged "rotate 90 CW" (orientation 6) must come back 2x4.
         let img = RgbImage::from_pixel(4, 2, image::Rgb([200, 10, 10]));
         let mut jpeg = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&img)
+            .unwrap();
         let tagged = insert_exif_orientation(&jpeg, 6);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rotated.jpg");

@@ -20,7 +20,11 @@ pub fn create_run_dir(project: &Path, name: &str, exist_ok: bool) -> Result<Path
         return Ok(base);
     }
     for n in 1u32.. {
-        let candidate = if n == 1 { base.clone() } else { project.join(format!("{name}{n}")) };
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            project.join(format!("{name}{n}"))
+        };
         match std::fs::create_dir(&candidate) {
             Ok(()) => return Ok(candidate),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -33,9 +37,18 @@ pub fn create_run_dir(project: &Path, name: &str, exist_ok: bool) -> Result<Path
 /// A file name in `dir` that is not taken yet: `stem.ext`, then `stem2.ext`, `stem3.ext`, ...
 /// (used so that two inputs with the same name never overwrite each other's outputs).
 #[must_use]
-pub fn unique_file(dir: &Path, stem: &str, ext: &str, taken: &mut std::collections::HashSet<PathBuf>) -> PathBuf {
+pub fn unique_file(
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+    taken: &mut std::collections::HashSet<PathBuf>,
+) -> PathBuf {
     for n in 1u32.. {
-        let name = if n == 1 { format!("{stem}.{ext}") } else { format!("{stem}{n}.{ext}") };
+        let name = if n == 1 {
+            format!("{stem}.{ext}")
+        } else {
+            format!("{stem}{n}.{ext}")
+        };
         let path = dir.join(name);
         if !path.exists() && taken.insert(path.clone()) {
             return path;
@@ -68,8 +81,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut taken = std::collections::HashSet::new();
         std::fs::write(dir.path().join("bus.jpg"), b"x").unwrap();
-        assert_eq!(unique_file(dir.path(), "bus", "jpg", &mut taken), dir.path().join("bus2.jpg"));
-        assert_eq!(unique_file(dir.path(), "bus", "jpg", &mut taken), dir.path().join("bus3.jpg"));
-        assert_eq!(unique_file(dir.path(), "zidane", "txt", &mut taken), dir.path().join("zidane.txt"));
+        assert_eq!(
+            unique_file(dir.path(), "bus", "jpg", &mut taken),
+            dir.path().join("bus2.jpg")
+        );
+        assert_eq!(
+            unique_file(dir.path(), "bus", "jpg", &mut taken),
+            dir.path().join("bus3.jpg")
+        );
+        assert_eq!(
+            unique_file(dir.path(), "zidane", "txt", &mut taken),
+            dir.path().join("zidane.txt")
+        );
     }
 }

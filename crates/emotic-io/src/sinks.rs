@@ -12,10 +12,20 @@ use crate::{Error, Result};
 #[must_use]
 pub fn format_g(x: f64) -> String {
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     if !x.is_finite() {
-        return if x.is_nan() { "nan".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     // Round to 6 significant digits first: the exponent after rounding decides the style.
     let sci = format!("{x:.5e}");
@@ -31,12 +41,21 @@ pub fn format_g(x: f64) -> String {
 }
 
 fn strip_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 /// One YOLO label line: `class cx cy w h [conf]`, normalised by the image size.
 #[must_use]
-pub fn yolo_label_line(class_id: usize, bbox: [f32; 4], image_wh: (u32, u32), conf: Option<f32>) -> String {
+pub fn yolo_label_line(
+    class_id: usize,
+    bbox: [f32; 4],
+    image_wh: (u32, u32),
+    conf: Option<f32>,
+) -> String {
     let (w, h) = (f64::from(image_wh.0), f64::from(image_wh.1));
     let [x1, y1, x2, y2] = bbox.map(f64::from);
     let mut fields = vec![
@@ -97,7 +116,10 @@ impl JsonLines {
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        Ok(Self { path: path.to_path_buf(), file })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Appends one record.
@@ -107,7 +129,9 @@ impl JsonLines {
     pub fn write<T: serde::Serialize>(&mut self, record: &T) -> Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|e| Error::io(&self.path, e))?;
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::io(&self.path, e))?;
         self.file.flush().map_err(|e| Error::io(&self.path, e))
     }
 
@@ -148,15 +172,24 @@ mod tests {
     fn label_line_is_normalised_xywh() {
         let line = yolo_label_line(0, [100.0, 50.0, 300.0, 250.0], (400, 500), Some(0.87576));
         assert_eq!(line, "0 0.5 0.3 0.5 0.4 0.87576");
-        assert_eq!(yolo_label_line(27, [0.0, 0.0, 400.0, 500.0], (400, 500), None), "27 0.5 0.5 1 1");
+        assert_eq!(
+            yolo_label_line(27, [0.0, 0.0, 400.0, 500.0], (400, 500), None),
+            "27 0.5 0.5 1 1"
+        );
     }
 
     #[test]
     fn crop_grows_and_clips_like_save_one_box() {
         // 100x200 box centred at (150, 200): grown to 112x214 -> [94, 93, 206, 307].
-        assert_eq!(crop_region([100.0, 100.0, 200.0, 300.0], (1000, 1000)), Some((94, 93, 112, 214)));
+        assert_eq!(
+            crop_region([100.0, 100.0, 200.0, 300.0], (1000, 1000)),
+            Some((94, 93, 112, 214))
+        );
         // At the corner: clipped at 0.
-        assert_eq!(crop_region([0.0, 0.0, 10.0, 10.0], (50, 50)), Some((0, 0, 15, 15)));
+        assert_eq!(
+            crop_region([0.0, 0.0, 10.0, 10.0], (50, 50)),
+            Some((0, 0, 15, 15))
+        );
         // Entirely outside: nothing.
         assert_eq!(crop_region([60.0, 60.0, 70.0, 70.0], (20, 20)), None);
     }
@@ -168,7 +201,10 @@ mod tests {
         let mut out = JsonLines::create(&path).unwrap();
         out.write(&serde_json::json!({"a": 1})).unwrap();
         out.write(&serde_json::json!({"b": [1, 2]})).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"b\":[1,2]}\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":[1,2]}\n"
+        );
         assert!(JsonLines::create(&path).is_err());
     }
 }

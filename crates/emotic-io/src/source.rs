@@ -6,8 +6,9 @@ use crate::video::InputKind;
 use crate::{Error, Result};
 
 /// Video file extensions (YOLOv5's list). Recognised so that a video is reported as such.
-pub const VIDEO_EXTENSIONS: &[&str] =
-    &["asf", "avi", "gif", "m4v", "mkv", "mov", "mp4", "mpeg", "mpg", "ts", "webm", "wmv"];
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "asf", "avi", "gif", "m4v", "mkv", "mov", "mp4", "mpeg", "mpg", "ts", "webm", "wmv",
+];
 
 /// The kind of input a `--source` string names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +33,9 @@ impl Source {
     #[must_use]
     pub fn parse(text: &str) -> Self {
         let lower = text.to_ascii_lowercase();
-        let is_url = ["rtsp://", "rtmp://", "http://", "https://"].iter().any(|p| lower.starts_with(p));
+        let is_url = ["rtsp://", "rtmp://", "http://", "https://"]
+            .iter()
+            .any(|p| lower.starts_with(p));
         if is_url || lower.ends_with(".streams") {
             return Self::Stream(text.to_string());
         }
@@ -82,10 +85,16 @@ impl Source {
             }
             Self::Glob(pattern) => {
                 // Like Python's glob, `*` does not match a leading dot.
-                let options = glob::MatchOptions { require_literal_leading_dot: true, ..Default::default() };
+                let options = glob::MatchOptions {
+                    require_literal_leading_dot: true,
+                    ..Default::default()
+                };
                 let paths = glob::glob_with(pattern, options)
                     .map_err(|e| Error::Source(format!("bad glob pattern {pattern}: {e}")))?;
-                let mut files: Vec<PathBuf> = paths.filter_map(std::result::Result::ok).filter(|p| p.is_file()).collect();
+                let mut files: Vec<PathBuf> = paths
+                    .filter_map(std::result::Result::ok)
+                    .filter(|p| p.is_file())
+                    .collect();
                 files.sort();
                 files
             }
@@ -97,7 +106,11 @@ impl Source {
                     .filter(|l| !l.is_empty() && !l.starts_with('#'))
                     .map(|l| {
                         let p = PathBuf::from(l);
-                        if p.is_relative() && !p.exists() { base.join(p) } else { p }
+                        if p.is_relative() && !p.exists() {
+                            base.join(p)
+                        } else {
+                            p
+                        }
                     })
                     .collect()
             }
@@ -108,7 +121,10 @@ impl Source {
             }
         };
         if files.is_empty() {
-            return Err(Error::Source(format!("{} contains no files", self.describe())));
+            return Err(Error::Source(format!(
+                "{} contains no files",
+                self.describe()
+            )));
         }
         Ok(files)
     }
@@ -142,14 +158,25 @@ impl Source {
     /// be read or lists nothing.
     pub fn inputs(&self) -> Result<Vec<Input>> {
         match self {
-            Self::Webcam(name) => Ok(vec![Input { name: name.clone(), kind: InputKind::Webcam }]),
+            Self::Webcam(name) => Ok(vec![Input {
+                name: name.clone(),
+                kind: InputKind::Webcam,
+            }]),
             Self::Stream(name) if !name.to_ascii_lowercase().ends_with(".streams") => {
-                Ok(vec![Input { name: name.clone(), kind: InputKind::Stream }])
+                Ok(vec![Input {
+                    name: name.clone(),
+                    kind: InputKind::Stream,
+                }])
             }
             Self::Stream(list) => {
                 let path = Path::new(list);
                 let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-                let inputs: Vec<Input> = list_lines(&text).map(|line| Self::parse(line).inputs()).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+                let inputs: Vec<Input> = list_lines(&text)
+                    .map(|line| Self::parse(line).inputs())
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
                 if inputs.is_empty() {
                     return Err(Error::Source(format!("{list} lists no inputs")));
                 }
@@ -158,12 +185,16 @@ impl Source {
             Self::List(list) => {
                 // Lines may be URLs or webcams as well as files.
                 let text = std::fs::read_to_string(list).map_err(|e| Error::io(list, e))?;
-                if list_lines(&text).any(|l| matches!(Self::parse(l), Self::Webcam(_) | Self::Stream(_))) {
+                if list_lines(&text)
+                    .any(|l| matches!(Self::parse(l), Self::Webcam(_) | Self::Stream(_)))
+                {
                     let base = list.parent().unwrap_or(Path::new("."));
                     let mut inputs = Vec::new();
                     for line in list_lines(&text) {
                         let source = match Self::parse(line) {
-                            Self::File(p) if p.is_relative() && !p.exists() => Self::File(base.join(p)),
+                            Self::File(p) if p.is_relative() && !p.exists() => {
+                                Self::File(base.join(p))
+                            }
                             other => other,
                         };
                         inputs.extend(source.inputs()?);
@@ -186,12 +217,21 @@ impl Source {
 }
 
 fn list_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
 fn file_input(path: PathBuf) -> Input {
-    let kind = if has_video_extension(&path) { InputKind::Video } else { InputKind::Image };
-    Input { name: path.display().to_string(), kind }
+    let kind = if has_video_extension(&path) {
+        InputKind::Video
+    } else {
+        InputKind::Image
+    };
+    Input {
+        name: path.display().to_string(),
+        kind,
+    }
 }
 
 /// Whether a path looks like a video file by its extension.
@@ -209,11 +249,20 @@ mod tests {
     #[test]
     fn classifies_like_yolov5() {
         assert_eq!(Source::parse("0"), Source::Webcam("0".into()));
-        assert_eq!(Source::parse("/dev/video2"), Source::Webcam("/dev/video2".into()));
+        assert_eq!(
+            Source::parse("/dev/video2"),
+            Source::Webcam("/dev/video2".into())
+        );
         assert!(matches!(Source::parse("rtsp://host/x"), Source::Stream(_)));
-        assert!(matches!(Source::parse("HTTPS://host/x.mjpg"), Source::Stream(_)));
+        assert!(matches!(
+            Source::parse("HTTPS://host/x.mjpg"),
+            Source::Stream(_)
+        ));
         assert!(matches!(Source::parse("cams.streams"), Source::Stream(_)));
-        assert!(matches!(Source::parse("/nonexistent/*.jpg"), Source::Glob(_)));
+        assert!(matches!(
+            Source::parse("/nonexistent/*.jpg"),
+            Source::Glob(_)
+        ));
         assert!(matches!(Source::parse("list.txt"), Source::List(_)));
         assert!(matches!(Source::parse("a.jpg"), Source::File(_)));
         assert!(matches!(Source::parse("."), Source::Directory(_)));
@@ -227,7 +276,10 @@ mod tests {
         }
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         let files = Source::Directory(dir.path().to_path_buf()).files().unwrap();
-        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
         assert_eq!(names, vec!["a.png", "b.jpg", "c.txt"]);
 
         let pattern = format!("{}/*.jpg", dir.path().display());
@@ -236,13 +288,18 @@ mod tests {
         let list = dir.path().join("list.txt");
         std::fs::write(&list, "b.jpg\n\n# comment\na.png\n").unwrap();
         let listed = Source::List(list).files().unwrap();
-        assert_eq!(listed, vec![dir.path().join("b.jpg"), dir.path().join("a.png")]);
+        assert_eq!(
+            listed,
+            vec![dir.path().join("b.jpg"), dir.path().join("a.png")]
+        );
     }
 
     #[test]
     fn empty_folders_and_missing_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Source::Directory(dir.path().to_path_buf()).files().unwrap_err();
+        let err = Source::Directory(dir.path().to_path_buf())
+            .files()
+            .unwrap_err();
         assert!(err.to_string().contains("no files"), "{err}");
         assert!(Source::File(dir.path().join("nope.jpg")).files().is_err());
         assert!(Source::parse("3").files().is_err());
@@ -254,24 +311,54 @@ mod tests {
         for name in ["a.jpg", "b.MP4", "c.mkv"] {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
-        let kinds: Vec<InputKind> =
-            Source::Directory(dir.path().to_path_buf()).inputs().unwrap().iter().map(|i| i.kind).collect();
-        assert_eq!(kinds, vec![InputKind::Image, InputKind::Video, InputKind::Video]);
-        assert!(Source::Directory(dir.path().to_path_buf()).has_video().unwrap());
-        assert_eq!(Source::parse("0").inputs().unwrap(), vec![Input { name: "0".into(), kind: InputKind::Webcam }]);
+        let kinds: Vec<InputKind> = Source::Directory(dir.path().to_path_buf())
+            .inputs()
+            .unwrap()
+            .iter()
+            .map(|i| i.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![InputKind::Image, InputKind::Video, InputKind::Video]
+        );
+        assert!(
+            Source::Directory(dir.path().to_path_buf())
+                .has_video()
+                .unwrap()
+        );
+        assert_eq!(
+            Source::parse("0").inputs().unwrap(),
+            vec![Input {
+                name: "0".into(),
+                kind: InputKind::Webcam
+            }]
+        );
 
         let streams = dir.path().join("cams.streams");
-        std::fs::write(&streams, "rtsp://127.0.0.1:8554/a\n# off\n\n1\nhttp://127.0.0.1:8080/b.mjpg\n").unwrap();
+        std::fs::write(
+            &streams,
+            "rtsp://127.0.0.1:8554/a\n# off\n\n1\nhttp://127.0.0.1:8080/b.mjpg\n",
+        )
+        .unwrap();
         let inputs = Source::parse(streams.to_str().unwrap()).inputs().unwrap();
         let kinds: Vec<InputKind> = inputs.iter().map(|i| i.kind).collect();
-        assert_eq!(kinds, vec![InputKind::Stream, InputKind::Webcam, InputKind::Stream]);
+        assert_eq!(
+            kinds,
+            vec![InputKind::Stream, InputKind::Webcam, InputKind::Stream]
+        );
         assert_eq!(inputs[2].name, "http://127.0.0.1:8080/b.mjpg");
 
         // A .txt list with URLs and relative files.
         let list = dir.path().join("mixed.txt");
         std::fs::write(&list, "rtmp://127.0.0.1/live\nb.MP4\na.jpg\n").unwrap();
         let inputs = Source::List(list).inputs().unwrap();
-        assert_eq!(inputs.iter().map(|i| i.kind).collect::<Vec<_>>(), vec![InputKind::Stream, InputKind::Video, InputKind::Image]);
-        assert_eq!(inputs[1].name, dir.path().join("b.MP4").display().to_string());
+        assert_eq!(
+            inputs.iter().map(|i| i.kind).collect::<Vec<_>>(),
+            vec![InputKind::Stream, InputKind::Video, InputKind::Image]
+        );
+        assert_eq!(
+            inputs[1].name,
+            dir.path().join("b.MP4").display().to_string()
+        );
     }
 }

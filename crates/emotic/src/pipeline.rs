@@ -26,7 +26,10 @@ impl PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { detect: DetectConfig::default(), emotion_classes: Self::DEFAULT_EMOTION_CLASSES.to_vec() }
+        Self {
+            detect: DetectConfig::default(),
+            emotion_classes: Self::DEFAULT_EMOTION_CLASSES.to_vec(),
+        }
     }
 }
 
@@ -64,7 +67,11 @@ impl Pipeline {
     /// Combines a loaded detector and emotion model.
     #[must_use]
     pub fn new(detector: Detector, emotion: Option<EmotionModel>, config: PipelineConfig) -> Self {
-        Self { detector, emotion, config }
+        Self {
+            detector,
+            emotion,
+            config,
+        }
     }
 
     /// The detector.
@@ -86,15 +93,26 @@ impl Pipeline {
     /// they were skipped.
     pub fn predict(&mut self, frame: &RgbImage) -> Result<FrameResult> {
         let detected = self.detector.detect(frame, &self.config.detect)?;
-        let mut objects: Vec<DetectedObject> =
-            detected.detections.iter().map(|&detection| DetectedObject { detection, emotion: None }).collect();
+        let mut objects: Vec<DetectedObject> = detected
+            .detections
+            .iter()
+            .map(|&detection| DetectedObject {
+                detection,
+                emotion: None,
+            })
+            .collect();
         let mut emotion_ms = 0.0;
         if let Some(model) = &mut self.emotion {
             let wanted: Vec<usize> = (0..objects.len())
-                .filter(|&i| self.config.emotion_classes.contains(&objects[i].detection.class_id))
+                .filter(|&i| {
+                    self.config
+                        .emotion_classes
+                        .contains(&objects[i].detection.class_id)
+                })
                 .collect();
             if !wanted.is_empty() {
-                let boxes: Vec<[f32; 4]> = wanted.iter().map(|&i| objects[i].detection.bbox).collect();
+                let boxes: Vec<[f32; 4]> =
+                    wanted.iter().map(|&i| objects[i].detection.bbox).collect();
                 let start = Instant::now();
                 let outcomes = model.predict(frame, &boxes)?;
                 emotion_ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -103,6 +121,11 @@ impl Pipeline {
                 }
             }
         }
-        Ok(FrameResult { objects, input_shape: detected.input_shape, timings: detected.timings, emotion_ms })
+        Ok(FrameResult {
+            objects,
+            input_shape: detected.input_shape,
+            timings: detected.timings,
+            emotion_ms,
+        })
     }
 }

@@ -10,7 +10,11 @@ use emotic_onnx::{Attribute, Dim, ElemType, GraphBuilder};
 fn fake_v8_model() -> Vec<u8> {
     let mut g = GraphBuilder::new("fake_v8");
     let images = g
-        .input("images", ElemType::Float, vec![Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(64), Dim::Fixed(64)])
+        .input(
+            "images",
+            ElemType::Float,
+            vec![Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(64), Dim::Fixed(64)],
+        )
         .unwrap();
     // Rows (transposed): cx, cy, w, h, p(person), p(car) for 3 candidates.
     #[rustfmt::skip]
@@ -22,13 +26,27 @@ fn fake_v8_model() -> Vec<u8> {
         0.9, 0.8, 0.1,      // person
         0.05, 0.1, 0.7,     // car
     ];
-    let constant = g.initializer("predictions", &[1, 6, 3], &predictions).unwrap();
+    let constant = g
+        .initializer("predictions", &[1, 6, 3], &predictions)
+        .unwrap();
     // Keep the image input used: add 0 * mean(images) (a scalar) so the output depends on it.
-    let mean = g.node("ReduceMean", &[&images], vec![Attribute::int("keepdims", 0)]).unwrap();
+    let mean = g
+        .node(
+            "ReduceMean",
+            &[&images],
+            vec![Attribute::int("keepdims", 0)],
+        )
+        .unwrap();
     let zero = g.scalar_f32("zero", 0.0).unwrap();
     let nothing = g.mul(&mean, &zero).unwrap();
     let summed = g.add(&constant, &nothing).unwrap();
-    g.output(&summed, "output0", ElemType::Float, vec![Dim::Fixed(1), Dim::Fixed(6), Dim::Fixed(3)]).unwrap();
+    g.output(
+        &summed,
+        "output0",
+        ElemType::Float,
+        vec![Dim::Fixed(1), Dim::Fixed(6), Dim::Fixed(3)],
+    )
+    .unwrap();
     g.metadata("names", "{0: 'person', 1: 'car'}");
     g.metadata("stride", "32");
     g.finish("test").encode()

@@ -6,7 +6,9 @@ use std::path::Path;
 use emotic::engine::{ORT_VERSION, Session, SessionOptions};
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 #[test]
@@ -24,7 +26,8 @@ fn setup_script_installs_the_version_the_code_expects() {
 #[test]
 fn runs_a_model_made_by_the_onnx_package() {
     // tools/gen_engine_fixture.py: y = 2x + [0.5, -1, 3], dynamic batch.
-    let mut session = Session::from_file(&fixture("engine_affine.onnx"), SessionOptions::DEFAULT).unwrap();
+    let mut session =
+        Session::from_file(&fixture("engine_affine.onnx"), SessionOptions::DEFAULT).unwrap();
     assert_eq!(session.inputs()[0].name, "x");
     assert_eq!(session.inputs()[0].shape, vec![None, Some(3)]);
     assert_eq!(session.metadata("stride").as_deref(), Some("32"));
@@ -38,7 +41,8 @@ fn runs_a_model_made_by_the_onnx_package() {
 
 #[test]
 fn shape_mismatch_is_an_error() {
-    let mut session = Session::from_file(&fixture("engine_affine.onnx"), SessionOptions::DEFAULT).unwrap();
+    let mut session =
+        Session::from_file(&fixture("engine_affine.onnx"), SessionOptions::DEFAULT).unwrap();
     let err = session.run(&[("x", &[2, 3], &[1.0; 5])]).unwrap_err();
     assert!(err.to_string().contains("needs 6 values"), "{err}");
     // Wrong rank: ONNX Runtime refuses it, and we report it rather than panic.

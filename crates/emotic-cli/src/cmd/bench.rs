@@ -44,7 +44,11 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     #[allow(clippy::cast_precision_loss)]
     let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-    (mean, v.get(v.len() / 2).copied().unwrap_or(0.0), v.first().copied().unwrap_or(0.0))
+    (
+        mean,
+        v.get(v.len() / 2).copied().unwrap_or(0.0),
+        v.first().copied().unwrap_or(0.0),
+    )
 }
 
 /// Runs the benchmark and prints a table to stdout.
@@ -52,10 +56,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     if args.runs == 0 {
         anyhow::bail!("--runs must be at least 1");
     }
-    let options = SessionOptions { intra_threads: args.threads };
+    let options = SessionOptions {
+        intra_threads: args.threads,
+    };
     let detector = Detector::load(&args.weights, options)
         .with_context(|| format!("cannot load detector weights {}", args.weights.display()))?;
-    let emotion = args.emotion_model.as_deref().map(EmotionModel::from_path).transpose()?;
+    let emotion = args
+        .emotion_model
+        .as_deref()
+        .map(EmotionModel::from_path)
+        .transpose()?;
     let mut config = PipelineConfig::default();
     config.detect.imgsz = (args.imgsz, args.imgsz);
     let mut pipeline = Pipeline::new(detector, emotion, config);
@@ -97,7 +107,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
             continue;
         }
         let (mean, median, min) = stats(series);
-        out.push_str(&format!("{label:<12} {mean:>9.2} {median:>9.2} {min:>9.2}\n"));
+        out.push_str(&format!(
+            "{label:<12} {mean:>9.2} {median:>9.2} {min:>9.2}\n"
+        ));
     }
     #[allow(clippy::print_stdout)]
     {

@@ -27,7 +27,8 @@ pub struct ExportArgs {
 }
 
 fn is_bundle(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
 }
 
 /// Builds the graph(s) and writes them; never overwrites existing files.
@@ -35,9 +36,15 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
     if is_bundle(&args.weights) {
         return export_emotion_bundle(args);
     }
-    let output = args.output.clone().unwrap_or_else(|| args.weights.with_extension("onnx"));
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.weights.with_extension("onnx"));
     if output.exists() {
-        anyhow::bail!("{} already exists; choose another --output", output.display());
+        anyhow::bail!(
+            "{} already exists; choose another --output",
+            output.display()
+        );
     }
     let checkpoint = emotic_weights::load_checkpoint(&args.weights)
         .with_context(|| format!("reading {}", args.weights.display()))?;
@@ -47,12 +54,23 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
         Some([h, w]) => Some((*h, *w)),
         Some(_) => anyhow::bail!("--imgsz takes one or two values"),
     };
-    let graph = emotic::arch::yolov5::build_yolov5_with_input(&checkpoint, fixed)
-        .with_context(|| format!("{} is not a usable YOLOv5 checkpoint", args.weights.display()))?;
-    graph.write_onnx(&output).with_context(|| format!("writing {}", output.display()))?;
+    let graph =
+        emotic::arch::yolov5::build_yolov5_with_input(&checkpoint, fixed).with_context(|| {
+            format!(
+                "{} is not a usable YOLOv5 checkpoint",
+                args.weights.display()
+            )
+        })?;
+    graph
+        .write_onnx(&output)
+        .with_context(|| format!("writing {}", output.display()))?;
     #[allow(clippy::cast_precision_loss)]
     let megabytes = graph.model.len() as f64 / 1e6;
-    tracing::info!("wrote {} ({megabytes:.1} MB, {} classes)", output.display(), graph.names.len());
+    tracing::info!(
+        "wrote {} ({megabytes:.1} MB, {} classes)",
+        output.display(),
+        graph.names.len()
+    );
     Ok(Outcome::Success)
 }
 
@@ -62,11 +80,23 @@ fn export_emotion_bundle(args: &ExportArgs) -> anyhow::Result<Outcome> {
         name.push("_export");
         args.weights.with_file_name(name)
     });
-    if output.exists() && std::fs::read_dir(&output).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        anyhow::bail!("{} already exists and is not empty; choose another --output", output.display());
+    if output.exists()
+        && std::fs::read_dir(&output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        anyhow::bail!(
+            "{} already exists and is not empty; choose another --output",
+            output.display()
+        );
     }
     let files = emotic::emotion::export_bundle(&args.weights, &output)?;
-    for path in files.onnx.iter().chain(&files.state_dicts).chain([&files.thresholds]) {
+    for path in files
+        .onnx
+        .iter()
+        .chain(&files.state_dicts)
+        .chain([&files.thresholds])
+    {
         tracing::info!("wrote {}", path.display());
     }
     Ok(Outcome::Success)

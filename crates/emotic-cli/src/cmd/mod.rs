@@ -46,8 +46,13 @@ mod tests {
     #[test]
     fn causes_already_in_the_message_are_not_repeated() {
         let io = std::io::Error::other("disk on fire");
-        let err = anyhow::Error::new(io).context("cannot read a.pt: disk on fire").context("loading");
-        assert_eq!(render_error(&err), "loading: cannot read a.pt: disk on fire");
+        let err = anyhow::Error::new(io)
+            .context("cannot read a.pt: disk on fire")
+            .context("loading");
+        assert_eq!(
+            render_error(&err),
+            "loading: cannot read a.pt: disk on fire"
+        );
         let err = anyhow::anyhow!("inner").context("outer");
         assert_eq!(render_error(&err), "outer: inner");
     }

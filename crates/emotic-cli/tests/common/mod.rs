@@ -6,11 +6,17 @@ use std::path::PathBuf;
 /// A file from the shared fixtures, or `None` (with a printed reason) when the folder is missing
 /// outside CI. Under `CI=true` a missing fixture fails the test.
 pub fn shared_fixture(rel: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(rel);
     if path.exists() {
         return Some(path);
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "shared fixture {} is missing in CI", path.display());
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "shared fixture {} is missing in CI",
+        path.display()
+    );
     eprintln!("skipping: shared fixture {} is missing", path.display());
     None
 }

@@ -79,9 +79,14 @@ impl Detector {
     /// When the file is missing, truncated, not a detector, or ONNX Runtime is unavailable.
     pub fn load(path: &Path, options: SessionOptions) -> Result<Self> {
         if !path.is_file() {
-            return Err(Error::Model { path: path.to_path_buf(), message: "no such file".into() });
+            return Err(Error::Model {
+                path: path.to_path_buf(),
+                message: "no such file".into(),
+            });
         }
-        let is_onnx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+        let is_onnx = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
         if is_onnx {
             Self::from_onnx(path, options)
         } else {
@@ -96,7 +101,11 @@ impl Detector {
             message: format!("not a usable YOLOv5 checkpoint: {e}"),
         })?;
         let session = Session::from_bytes(&graph.model, options)?;
-        let input_name = session.inputs().first().map(|i| i.name.clone()).unwrap_or_default();
+        let input_name = session
+            .inputs()
+            .first()
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
         Ok(Self {
             session,
             input_name,
@@ -110,19 +119,28 @@ impl Detector {
     fn from_onnx(path: &Path, options: SessionOptions) -> Result<Self> {
         let session = Session::from_file(path, options)?;
         let Some(input) = session.inputs().first().cloned() else {
-            return Err(Error::Model { path: path.to_path_buf(), message: "model has no input".into() });
+            return Err(Error::Model {
+                path: path.to_path_buf(),
+                message: "model has no input".into(),
+            });
         };
         if input.shape.len() != 4 {
             return Err(Error::Model {
                 path: path.to_path_buf(),
-                message: format!("expected an image input [N,3,H,W], found shape {:?}", input.shape),
+                message: format!(
+                    "expected an image input [N,3,H,W], found shape {:?}",
+                    input.shape
+                ),
             });
         }
         let fixed_input_hw = match (input.shape[2], input.shape[3]) {
             (Some(h), Some(w)) => Some((to_u32(h)?, to_u32(w)?)),
             _ => None,
         };
-        let names = session.metadata("names").map(|s| parse_names(&s)).unwrap_or_default();
+        let names = session
+            .metadata("names")
+            .map(|s| parse_names(&s))
+            .unwrap_or_default();
         let stride = session
             .metadata("stride")
             .and_then(|s| s.trim().parse::<u32>().ok())
@@ -165,8 +183,11 @@ impl Detector {
                     round_up(config.imgsz.0, self.stride),
                     round_up(config.imgsz.1, self.stride),
                 );
-                let mode =
-                    if config.square { PadMode::Square } else { PadMode::MinimalToStride(self.stride) };
+                let mode = if config.square {
+                    PadMode::Square
+                } else {
+                    PadMode::MinimalToStride(self.stride)
+                };
                 LetterboxGeometry::new(image_hw, target, mode)
             }
         }
@@ -208,10 +229,19 @@ impl Detector {
 
     /// Works out whether the output is YOLOv5's `[1, rows, 5+nc]` or YOLOv8's `[1, 4+nc, rows]`
     /// (transposed here) and returns row-major rows.
-    fn decode_layout(&self, shape: Vec<usize>, data: Vec<f32>) -> Result<(Vec<f32>, usize, RowLayout)> {
-        let bad = |why: String| Error::Model { path: self.weights.clone(), message: why };
+    fn decode_layout(
+        &self,
+        shape: Vec<usize>,
+        data: Vec<f32>,
+    ) -> Result<(Vec<f32>, usize, RowLayout)> {
+        let bad = |why: String| Error::Model {
+            path: self.weights.clone(),
+            message: why,
+        };
         let [1, a, b] = shape[..] else {
-            return Err(bad(format!("expected detector output [1, rows, cols], got {shape:?}")));
+            return Err(bad(format!(
+                "expected detector output [1, rows, cols], got {shape:?}"
+            )));
         };
         let nc = self.names.len();
         let v5 = if nc > 0 { b == nc + 5 } else { b < a };
@@ -227,7 +257,9 @@ impl Detector {
             }
             Ok((rows, a, RowLayout::ClassesOnly))
         } else {
-            Err(bad(format!("output {shape:?} fits neither YOLOv5 nor YOLOv8 layout for {nc} classes")))
+            Err(bad(format!(
+                "output {shape:?} fits neither YOLOv5 nor YOLOv8 layout for {nc} classes"
+            )))
         }
     }
 }
@@ -250,8 +282,12 @@ fn parse_names(text: &str) -> Vec<String> {
     let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
     let mut entries: Vec<(usize, String)> = Vec::new();
     for part in split_top_level(inner) {
-        let Some((key, value)) = part.split_once(':') else { continue };
-        let Ok(id) = key.trim().parse::<usize>() else { continue };
+        let Some((key, value)) = part.split_once(':') else {
+            continue;
+        };
+        let Ok(id) = key.trim().parse::<usize>() else {
+            continue;
+        };
         let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
         entries.push((id, value.to_string()));
     }

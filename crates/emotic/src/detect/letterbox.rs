@@ -70,7 +70,10 @@ impl LetterboxGeometry {
     #[must_use]
     pub fn output_hw(&self) -> (u32, u32) {
         let [top, bottom, left, right] = self.pad;
-        (self.resized_hw.0 + top + bottom, self.resized_hw.1 + left + right)
+        (
+            self.resized_hw.0 + top + bottom,
+            self.resized_hw.1 + left + right,
+        )
     }
 }
 
@@ -100,7 +103,12 @@ pub fn letterbox_with<E>(
     };
     let (oh, ow) = geometry.output_hw();
     let mut canvas = RgbImage::from_pixel(ow, oh, Rgb([PAD_VALUE; 3]));
-    image::imageops::replace(&mut canvas, src, i64::from(geometry.pad[2]), i64::from(geometry.pad[0]));
+    image::imageops::replace(
+        &mut canvas,
+        src,
+        i64::from(geometry.pad[2]),
+        i64::from(geometry.pad[0]),
+    );
     Ok(canvas)
 }
 
@@ -175,7 +183,12 @@ mod tests {
         let g = LetterboxGeometry::new((2, 4), (8, 8), PadMode::Square);
         // r = 2, resized 4x8, dh = 4 -> 2 top, 2 bottom.
         let out = letterbox_with(&img, &g, |im, w, h| {
-            Ok::<_, ()>(image::imageops::resize(im, w, h, image::imageops::FilterType::Nearest))
+            Ok::<_, ()>(image::imageops::resize(
+                im,
+                w,
+                h,
+                image::imageops::FilterType::Nearest,
+            ))
         })
         .unwrap();
         assert_eq!(out.dimensions(), (8, 8));

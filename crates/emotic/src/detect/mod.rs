@@ -39,10 +39,18 @@ mod tests {
     #[test]
     fn scale_boxes_undoes_letterbox_and_clips() {
         // zidane: 720x1280 -> 384x640, gain 0.5, pad_y 12.
-        let mut d = [Detection { bbox: [100.0, 12.0, 700.0, 400.0], confidence: 0.9, class_id: 0 }];
+        let mut d = [Detection {
+            bbox: [100.0, 12.0, 700.0, 400.0],
+            confidence: 0.9,
+            class_id: 0,
+        }];
         scale_boxes((384, 640), &mut d, (720, 1280));
         assert_eq!(d[0].bbox, [200.0, 0.0, 1280.0, 720.0]);
-        let mut d = [Detection { bbox: [-4.0, 22.0, 50.0, 62.0], confidence: 0.9, class_id: 0 }];
+        let mut d = [Detection {
+            bbox: [-4.0, 22.0, 50.0, 62.0],
+            confidence: 0.9,
+            class_id: 0,
+        }];
         scale_boxes((384, 640), &mut d, (720, 1280));
         assert_eq!(d[0].bbox, [0.0, 20.0, 100.0, 100.0]);
     }

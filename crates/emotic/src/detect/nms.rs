@@ -112,7 +112,11 @@ pub fn non_max_suppression(
         }
         let (cx, cy, w, h) = (row[0], row[1], row[2], row[3]);
         let bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
-        candidates.push(Detection { bbox, confidence: best, class_id });
+        candidates.push(Detection {
+            bbox,
+            confidence: best,
+            class_id,
+        });
     }
     candidates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     candidates.truncate(NmsConfig::MAX_NMS);
@@ -209,8 +213,17 @@ mod tests {
             row(11., 10., 10., 10., 0.9, [0., 0.7, 0.]), // other class: kept
         ];
         let dets = run(&rows, &NmsConfig::default());
-        assert_eq!(dets.iter().map(|d| d.class_id).collect::<Vec<_>>(), vec![0, 1]);
-        let agnostic = run(&rows, &NmsConfig { agnostic: true, ..NmsConfig::default() });
+        assert_eq!(
+            dets.iter().map(|d| d.class_id).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        let agnostic = run(
+            &rows,
+            &NmsConfig {
+                agnostic: true,
+                ..NmsConfig::default()
+            },
+        );
         assert_eq!(agnostic.len(), 1);
     }
 
@@ -225,7 +238,10 @@ mod tests {
         let xs: Vec<f32> = dets.iter().map(|d| d.bbox[0]).collect();
         assert_eq!(xs, vec![8., 98., 198.]);
         // Two identical boxes with identical scores: exactly one survives, the first.
-        let rows = [row(10., 10., 4., 4., 1.0, [0.6, 0., 0.]), row(10., 10., 4., 4., 1.0, [0.6, 0., 0.])];
+        let rows = [
+            row(10., 10., 4., 4., 1.0, [0.6, 0., 0.]),
+            row(10., 10., 4., 4., 1.0, [0.6, 0., 0.]),
+        ];
         assert_eq!(run(&rows, &NmsConfig::default()).len(), 1);
     }
 
@@ -234,17 +250,36 @@ mod tests {
         let rows: Vec<Vec<f32>> = (0..10u8)
             .map(|i| {
                 let x = f32::from(i) * 100.0;
-                let cls = if i % 2 == 0 { [0.9, 0., 0.] } else { [0., 0., 0.9] };
+                let cls = if i % 2 == 0 {
+                    [0.9, 0., 0.]
+                } else {
+                    [0., 0., 0.9]
+                };
                 row(x, 10., 4., 4., 0.5 + f32::from(i) / 100.0, cls)
             })
             .collect();
-        let only2 = run(&rows, &NmsConfig { classes: Some(vec![2]), ..NmsConfig::default() });
+        let only2 = run(
+            &rows,
+            &NmsConfig {
+                classes: Some(vec![2]),
+                ..NmsConfig::default()
+            },
+        );
         assert_eq!(only2.len(), 5);
         assert!(only2.iter().all(|d| d.class_id == 2));
-        let capped = run(&rows, &NmsConfig { max_det: 3, ..NmsConfig::default() });
+        let capped = run(
+            &rows,
+            &NmsConfig {
+                max_det: 3,
+                ..NmsConfig::default()
+            },
+        );
         assert_eq!(capped.len(), 3);
         // The three best: rows 9, 8, 7.
-        assert_eq!(capped.iter().map(|d| d.bbox[0] as i32).collect::<Vec<_>>(), vec![898, 798, 698]);
+        assert_eq!(
+            capped.iter().map(|d| d.bbox[0] as i32).collect::<Vec<_>>(),
+            vec![898, 798, 698]
+        );
     }
 
     #[test]
@@ -253,10 +288,25 @@ mod tests {
         let a = [0., 0., 10., 10.];
         let b = [5., 0., 15., 10.];
         assert!((iou(&a, &b) - 1.0 / 3.0).abs() < 1e-6);
-        let rows = [row(5., 5., 10., 10., 1.0, [0.9, 0., 0.]), row(10., 5., 10., 10., 1.0, [0.8, 0., 0.])];
-        let kept = run(&rows, &NmsConfig { iou_threshold: 0.34, ..NmsConfig::default() });
+        let rows = [
+            row(5., 5., 10., 10., 1.0, [0.9, 0., 0.]),
+            row(10., 5., 10., 10., 1.0, [0.8, 0., 0.]),
+        ];
+        let kept = run(
+            &rows,
+            &NmsConfig {
+                iou_threshold: 0.34,
+                ..NmsConfig::default()
+            },
+        );
         assert_eq!(kept.len(), 2);
-        let kept = run(&rows, &NmsConfig { iou_threshold: 0.33, ..NmsConfig::default() });
+        let kept = run(
+            &rows,
+            &NmsConfig {
+                iou_threshold: 0.33,
+                ..NmsConfig::default()
+            },
+        );
         assert_eq!(kept.len(), 1);
     }
 

@@ -35,7 +35,10 @@ pub fn candidate_paths() -> Vec<PathBuf> {
     for dir in install_dirs() {
         paths.push(dir.join(library_file_name()));
     }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
         paths.push(exe_dir.join(library_file_name()));
         paths.push(exe_dir.join("lib").join(library_file_name()));
         paths.push(exe_dir.join("libonnxruntime.so"));
@@ -54,7 +57,11 @@ fn install_dirs() -> Vec<PathBuf> {
         dirs.push(PathBuf::from(data).join("emotic-rs").join(&sub));
     }
     if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".local/share/emotic-rs").join(&sub));
+        dirs.push(
+            PathBuf::from(home)
+                .join(".local/share/emotic-rs")
+                .join(&sub),
+        );
     }
     dirs
 }
@@ -87,13 +94,16 @@ pub fn ensure_loaded() -> Result<&'static Runtime> {
                 tried.join(", ")
             ));
         };
-        let builder = ort::init_from(found)
-            .map_err(|e| format!("cannot load {}: {e}", found.display()))?;
+        let builder =
+            ort::init_from(found).map_err(|e| format!("cannot load {}: {e}", found.display()))?;
         let environment = builder
             .with_name("emotic")
             .build()
             .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", found.display()))?;
-        Ok(Runtime { library: found.clone(), environment })
+        Ok(Runtime {
+            library: found.clone(),
+            environment,
+        })
     });
     match outcome {
         Ok(runtime) => Ok(runtime),

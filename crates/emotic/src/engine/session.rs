@@ -17,7 +17,9 @@ pub struct SessionOptions {
 
 impl SessionOptions {
     /// ONNX Runtime's own choice of threads.
-    pub const DEFAULT: Self = Self { intra_threads: None };
+    pub const DEFAULT: Self = Self {
+        intra_threads: None,
+    };
 }
 
 impl Default for SessionOptions {
@@ -70,9 +72,15 @@ impl Session {
     /// # Errors
     /// When the file cannot be read, or ONNX Runtime is missing or rejects the model.
     pub fn from_file(path: &Path, options: SessionOptions) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_bytes(&bytes, options).map_err(|e| match e {
-            Error::Ort(err) => Error::Model { path: path.to_path_buf(), message: err.to_string() },
+            Error::Ort(err) => Error::Model {
+                path: path.to_path_buf(),
+                message: err.to_string(),
+            },
             other => other,
         })
     }
@@ -89,7 +97,11 @@ impl Session {
         };
         let inputs = inner.inputs().iter().map(describe).collect();
         let outputs = inner.outputs().iter().map(describe).collect();
-        Self { inner, inputs, outputs }
+        Self {
+            inner,
+            inputs,
+            outputs,
+        }
     }
 
     /// The model's inputs, in graph order.
@@ -135,8 +147,15 @@ impl Session {
             .into_iter()
             .map(|name| {
                 let (shape, data) = results[name.as_str()].try_extract_tensor::<f32>()?;
-                let shape = shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
-                Ok(Output { name, shape, data: data.to_vec() })
+                let shape = shape
+                    .iter()
+                    .map(|&d| usize::try_from(d).unwrap_or(0))
+                    .collect();
+                Ok(Output {
+                    name,
+                    shape,
+                    data: data.to_vec(),
+                })
             })
             .collect()
     }
@@ -156,7 +175,9 @@ fn builder(options: SessionOptions) -> Result<ort::session::builder::SessionBuil
         .with_inter_op_spinning(false)
         .map_err(ort::Error::from)?;
     if let Some(threads) = options.intra_threads {
-        builder = builder.with_intra_threads(threads).map_err(ort::Error::from)?;
+        builder = builder
+            .with_intra_threads(threads)
+            .map_err(ort::Error::from)?;
     }
     Ok(builder)
 }

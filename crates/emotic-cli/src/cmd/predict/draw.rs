@@ -29,7 +29,11 @@ pub fn draw(image: &mut image::RgbImage, frame: &FrameResult, names: &[String], 
             let name = class_name(names, d.class_id);
             let mut lines = Vec::new();
             if !style.hide_labels {
-                lines.push(if style.hide_conf { name.to_string() } else { format!("{name} {:.2}", d.confidence) });
+                lines.push(if style.hide_conf {
+                    name.to_string()
+                } else {
+                    format!("{name} {:.2}", d.confidence)
+                });
             }
             let color = match &o.emotion {
                 Some(outcome) => {
@@ -41,7 +45,11 @@ pub fn draw(image: &mut image::RgbImage, frame: &FrameResult, names: &[String], 
                 }
                 None => color_for(d.class_id),
             };
-            BoxAnnotation { bbox: d.bbox, color, lines }
+            BoxAnnotation {
+                bbox: d.bbox,
+                color,
+                lines,
+            }
         })
         .collect();
     annotator.draw(image, &boxes);
@@ -55,11 +63,20 @@ fn emotion_lines(outcome: &BoxOutcome, style: LabelStyle) -> Vec<String> {
         .predicted
         .iter()
         .take(style.top_k)
-        .map(|p| if style.hide_conf { p.name().to_string() } else { format!("{} {:.2}", p.name(), p.score) })
+        .map(|p| {
+            if style.hide_conf {
+                p.name().to_string()
+            } else {
+                format!("{} {:.2}", p.name(), p.score)
+            }
+        })
         .collect();
     if lines.is_empty() && style.top_k > 0 {
         lines.push("no category above threshold".into());
     }
-    lines.push(format!("V {:.1}  A {:.1}  D {:.1}", e.vad[0], e.vad[1], e.vad[2]));
+    lines.push(format!(
+        "V {:.1}  A {:.1}  D {:.1}",
+        e.vad[0], e.vad[1], e.vad[2]
+    ));
     lines
 }

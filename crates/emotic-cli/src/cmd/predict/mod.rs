@@ -117,7 +117,11 @@ impl TryFrom<&PredictArgs> for PredictConfig {
 
     fn try_from(args: &PredictArgs) -> anyhow::Result<Self> {
         let unit = |name: &str, v: f32| {
-            if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(anyhow::anyhow!("--{name} must be in [0, 1], got {v}")) }
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(anyhow::anyhow!("--{name} must be in [0, 1], got {v}"))
+            }
         };
         let imgsz = match args.imgsz[..] {
             [s] => (s, s),
@@ -142,8 +146,13 @@ impl TryFrom<&PredictArgs> for PredictConfig {
             },
         };
         Ok(Self {
-            pipeline: PipelineConfig { detect, emotion_classes: args.emotion_classes.clone() },
-            session: SessionOptions { intra_threads: args.threads },
+            pipeline: PipelineConfig {
+                detect,
+                emotion_classes: args.emotion_classes.clone(),
+            },
+            session: SessionOptions {
+                intra_threads: args.threads,
+            },
             style: LabelStyle {
                 hide_labels: args.hide_labels,
                 hide_conf: args.hide_conf,
@@ -179,11 +188,15 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
     };
     let mut pipeline = Pipeline::new(detector, emotion, config.pipeline.clone());
     let dir = run_dir::create_run_dir(&args.project, &args.name, args.exist_ok)?;
-    let mut outputs = RunOutputs { dir, taken: HashSet::new() };
+    let mut outputs = RunOutputs {
+        dir,
+        taken: HashSet::new(),
+    };
     let mut jsonl = JsonLines::create(&unique_in(&mut outputs, "predictions", "jsonl"))?;
     let mut csv = if args.save_csv {
         let path = unique_in(&mut outputs, "predictions", "csv");
-        let mut writer = csv::Writer::from_path(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut writer = csv::Writer::from_path(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         writer.write_record(csv_header())?;
         Some(writer)
     } else {
@@ -206,16 +219,23 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
                 emotion_total += frame.emotion_ms;
                 done += 1;
                 let names = pipeline.detector().names();
-                say(&progress, format!(
-                    "image {}/{} {shown}: {}x{} {}, {:.1}ms{}",
-                    i + 1,
-                    files.len(),
-                    frame.input_shape[2],
-                    frame.input_shape[3],
-                    summarise(&frame, names),
-                    t.inference_ms,
-                    if pipeline.has_emotion_model() { format!(" + {:.1}ms emotions", frame.emotion_ms) } else { String::new() }
-                ));
+                say(
+                    &progress,
+                    format!(
+                        "image {}/{} {shown}: {}x{} {}, {:.1}ms{}",
+                        i + 1,
+                        files.len(),
+                        frame.input_shape[2],
+                        frame.input_shape[3],
+                        summarise(&frame, names),
+                        t.inference_ms,
+                        if pipeline.has_emotion_model() {
+                            format!(" + {:.1}ms emotions", frame.emotion_ms)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                );
                 jsonl.write(&image_record(shown.clone(), size, &frame, names))?;
                 if let Some(writer) = &mut csv {
                     for row in csv_rows(&shown, &frame) {
@@ -227,8 +247,14 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
             Err(err) => {
                 failed += 1;
                 let message = super::render_error(&err);
-                say(&progress, format!("image {}/{} {shown}: error: {message}", i + 1, files.len()));
-                jsonl.write(&ErrorRecord { image: shown, error: message })?;
+                say(
+                    &progress,
+                    format!("image {}/{} {shown}: error: {message}", i + 1, files.len()),
+                );
+                jsonl.write(&ErrorRecord {
+                    image: shown,
+                    error: message,
+                })?;
             }
         }
         progress.inc(1);
@@ -242,12 +268,19 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
             totals.preprocess_ms / n,
             totals.inference_ms / n,
             totals.nms_ms / n,
-            if pipeline.has_emotion_model() { format!(", {:.1}ms emotions", emotion_total / n) } else { String::new() }
+            if pipeline.has_emotion_model() {
+                format!(", {:.1}ms emotions", emotion_total / n)
+            } else {
+                String::new()
+            }
         );
     }
     eprintln!("Results saved to {}", outputs.dir.display());
     if failed > 0 {
-        eprintln!("{failed} of {} inputs failed; see the messages above", files.len());
+        eprintln!(
+            "{failed} of {} inputs failed; see the messages above",
+            files.len()
+        );
         return Ok(Outcome::SomeInputsFailed);
     }
     Ok(Outcome::Success)
@@ -264,7 +297,9 @@ fn progress_bar(len: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} images [{elapsed_precise} < {eta}]") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images [{elapsed_precise} < {eta}]")
+    {
         bar.set_style(style);
     }
     bar
@@ -284,7 +319,9 @@ fn predict_one(
     let image = image_file::read_rgb(file)?;
     let frame = pipeline.predict(&image)?;
     let names = pipeline.detector().names();
-    let stem = file.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
 
     if !args.nosave {
         let mut annotated = image.clone();
@@ -310,8 +347,13 @@ fn predict_one(
     if args.save_crop {
         for o in &frame.objects {
             let d = &o.detection;
-            let Some(crop) = crop_box(&image, d.bbox) else { continue };
-            let dir = outputs.dir.join("crops").join(class_name(names, d.class_id));
+            let Some(crop) = crop_box(&image, d.bbox) else {
+                continue;
+            };
+            let dir = outputs
+                .dir
+                .join("crops")
+                .join(class_name(names, d.class_id));
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = run_dir::unique_file(&dir, &stem, "jpg", &mut outputs.taken);
             image_file::write_rgb(&path, &crop)?;
@@ -322,7 +364,12 @@ fn predict_one(
 
 /// Annotated images keep the input's format where we can encode it, else become JPEG.
 fn output_extension(file: &Path) -> &'static str {
-    match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("png") => "png",
         Some("bmp") => "bmp",
         Some("tif" | "tiff") => "tiff",
@@ -341,7 +388,13 @@ fn summarise(frame: &FrameResult, names: &[String]) -> String {
     }
     counts
         .iter()
-        .map(|(&c, &n)| format!("{n} {}{}", class_name(names, c), if n > 1 { "s" } else { "" }))
+        .map(|(&c, &n)| {
+            format!(
+                "{n} {}{}",
+                class_name(names, c),
+                if n > 1 { "s" } else { "" }
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -88,7 +88,10 @@ pub fn build_yolov5(ckpt: &Checkpoint) -> Result<Yolov5Graph> {
 ///
 /// # Errors
 /// As [`build_yolov5`]; also when a fixed size is not a multiple of 32.
-pub fn build_yolov5_with_input(ckpt: &Checkpoint, input_hw: Option<(usize, usize)>) -> Result<Yolov5Graph> {
+pub fn build_yolov5_with_input(
+    ckpt: &Checkpoint,
+    input_hw: Option<(usize, usize)>,
+) -> Result<Yolov5Graph> {
     if let Some((fh, fw)) = input_hw
         && (fh == 0 || fw == 0 || fh % 32 != 0 || fw % 32 != 0)
     {
@@ -107,7 +110,10 @@ pub fn build_yolov5_with_input(ckpt: &Checkpoint, input_hw: Option<(usize, usize
     let mut g = GraphBuilder::new("yolov5");
     let (h, w) = match input_hw {
         Some((fh, fw)) => (Dim::Fixed(fh), Dim::Fixed(fw)),
-        None => (Dim::Symbolic("height".into()), Dim::Symbolic("width".into())),
+        None => (
+            Dim::Symbolic("height".into()),
+            Dim::Symbolic("width".into()),
+        ),
     };
     let images = g.input(
         INPUT_NAME,
