@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Detect people (and their emotions) in images, folders or globs.
+    /// Detect people and their emotions in images, folders, globs, videos, webcams or streams.
     Predict(cmd::predict::PredictArgs),
     /// Write the ONNX graph built from a checkpoint.
     Export(cmd::export::ExportArgs),
