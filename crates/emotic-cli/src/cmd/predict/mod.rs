@@ -169,14 +169,11 @@ struct RunOutputs {
     taken: HashSet<PathBuf>,
 }
 
-/// Runs prediction over every file of `--source`.
-pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
-    let config = PredictConfig::try_from(args)?;
-    let source = Source::parse(&args.source);
-    if source.has_video()? {
-        return video::run(args, &config, &source);
-    }
-    let files = source.files()?;
+/// Loads the detector and, when asked for, the emotion model: once per run.
+fn load_models(
+    args: &PredictArgs,
+    config: &PredictConfig,
+) -> anyhow::Result<(Detector, Option<EmotionModel>)> {
     let detector = Detector::load(&args.weights, config.session)
         .with_context(|| format!("cannot load detector weights {}", args.weights.display()))?;
     let emotion = match &args.emotion_model {
@@ -186,6 +183,18 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
         ),
         None => None,
     };
+    Ok((detector, emotion))
+}
+
+/// Runs prediction over every file of `--source`.
+pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
+    let config = PredictConfig::try_from(args)?;
+    let source = Source::parse(&args.source);
+    if source.has_video()? {
+        return video::run(args, &config, &source);
+    }
+    let files = source.files()?;
+    let (detector, emotion) = load_models(args, &config)?;
     let mut pipeline = Pipeline::new(detector, emotion, config.pipeline.clone());
     let dir = run_dir::create_run_dir(&args.project, &args.name, args.exist_ok)?;
     let mut outputs = RunOutputs {

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use emotic::detect::{Detector, Timings};
+use emotic::detect::Timings;
 use emotic::emotion::{
-    BoxOutcome, CATEGORIES, EmotionModel, NUM_CATEGORIES, PersonEmotion, VAD_NAMES, VAD_SCALE,
+    BoxOutcome, CATEGORIES, NUM_CATEGORIES, PersonEmotion, VAD_NAMES, VAD_SCALE,
 };
 use emotic::pipeline::Pipeline;
 use emotic_io::sinks::{JsonLines, crop_box, yolo_label_line};
@@ -83,15 +83,7 @@ pub fn run(args: &PredictArgs, config: &PredictConfig, source: &Source) -> anyho
             "reading videos, webcams and streams needs the ffmpeg program; install it (Debian: apt-get install ffmpeg, or scripts/setup.sh)"
         );
     }
-    let detector = Detector::load(&args.weights, config.session)
-        .with_context(|| format!("cannot load detector weights {}", args.weights.display()))?;
-    let emotion = match &args.emotion_model {
-        Some(path) => Some(
-            EmotionModel::from_path(path)
-                .with_context(|| format!("cannot load the emotion model {}", path.display()))?,
-        ),
-        None => None,
-    };
+    let (detector, emotion) = super::load_models(args, config)?;
     let thresholds = emotion.as_ref().map(|m| *m.thresholds());
     let pipeline = Pipeline::new(detector, emotion, config.pipeline.clone());
     let dir = run_dir::create_run_dir(&args.project, &args.name, args.exist_ok)?;
