@@ -1,10 +1,10 @@
-//! Reading model weights without Python.
+//! Reading (and writing) model weights without Python.
 //!
 //! | module | reads / writes | main entry points |
 //! |---|---|---|
 //! | crate root | any supported checkpoint, sniffed by its first bytes | [`load_checkpoint`] → [`Checkpoint`] `{tensors, meta, module_class}` of [`Tensor`] `{dtype, shape, data: Vec<f32>}` |
-//! | [`torch`] | `torch.save` zip and legacy files: whole `nn.Module` pickles, training dicts, state dicts | [`torch::read_torch_file`], [`torch::read_torch_bytes`], [`torch::read_torch_object`] (pickle tree only) |
-//! | [`pickle`] | the safe pickle interpreter underneath [`torch`]: no code execution, bounded | [`pickle::from_slice`], [`pickle::from_prefix`], [`pickle::Value`], [`pickle::Limits`] |
+//! | [`torch`] | `torch.save` zip and legacy files: whole `nn.Module` pickles, training dicts, state dicts; writes the zip format (atomic) | [`torch::read_torch_file`], [`torch::read_torch_bytes`], [`torch::read_torch_object`] (pickle tree only), [`torch::TorchWriter`] |
+//! | [`pickle`] | the safe pickle interpreter underneath [`torch`]: no code execution, bounded; a protocol-2 writer | [`pickle::from_slice`], [`pickle::from_prefix`], [`pickle::Value`], [`pickle::Limits`], [`pickle::to_vec`] of a [`pickle::Py`] tree |
 //! | [`safetensors`] | `.safetensors` (F16/BF16/F32/F64/I64/I32/I16/I8/U8/BOOL) in, F32 out (atomic) | [`safetensors::read_safetensors_file`], [`safetensors::write_safetensors`], [`safetensors::write_safetensors_to`] |
 //! | [`npy`] | NumPy `.npy` v1–v3, all common dtypes, either byte order, Fortran order transposed | [`npy::read_npy_file`], [`npy::read_npy`], [`npy::read_header`] (for memory-mapping), [`npy::write_f32`]/[`npy::write_f64`]/[`npy::write_u8`] (atomic) and their `_to` writer forms |
 //!

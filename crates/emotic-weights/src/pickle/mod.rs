@@ -14,12 +14,18 @@
 //!
 //! Every resource is bounded by [`Limits`]: bad input yields an [`Error`](crate::Error) naming
 //! the opcode and byte offset, never a panic or an unbounded allocation.
+//!
+//! The other direction, [`to_vec`], writes a [`Py`] tree as a protocol-2 pickle (what
+//! [`crate::torch::TorchWriter`] needs to save whole modules the way `torch.save` does).
 
 mod literals;
 mod machine;
 mod reduce;
+mod write;
 
 use crate::Result;
+
+pub use write::{Py, to_vec};
 
 /// An inert Python value decoded from a pickle.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,3 +196,5 @@ pub fn from_prefix(data: &[u8], limits: &Limits) -> Result<(Value, usize)> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;

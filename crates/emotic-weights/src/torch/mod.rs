@@ -4,10 +4,14 @@
 //!
 //! Tensors come out contiguous and row-major whatever view (offset, strides, shared storage)
 //! they were saved as; see [`crate::Checkpoint`] for how the model inside is chosen.
+//!
+//! [`TorchWriter`] writes the zip format back: any object built as a [`crate::pickle::Py`] tree
+//! (a state dict, a whole `nn.Module`) with its tensors, loadable by `torch.load`.
 
 mod legacy;
 mod select;
 pub(crate) mod storage;
+mod write;
 mod zipfmt;
 
 use crate::error::format_err;
@@ -17,6 +21,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 pub(crate) use legacy::is_legacy;
+pub use write::TorchWriter;
 
 /// Where the raw bytes of storages come from (zip entries or the legacy data section).
 pub(crate) trait StorageSource {
