@@ -53,6 +53,17 @@ pub struct TrainArgs {
     /// Start from a whole model: our bundle (`.safetensors`) or a reference directory.
     #[arg(long, conflicts_with_all = ["context_weights", "body_weights", "head_weights"])]
     pub init_model: Option<PathBuf>,
+    /// Fetch the stream weights not given above from their official URLs: Places365 ResNet18
+    /// for the context stream, torchvision's ImageNet ResNet18 for the body. Files go to the
+    /// cache (`$EMOTIC_CACHE_DIR/weights`, default `~/.cache/emotic-rs/weights`), are checked
+    /// against the published sha256, and an interrupted download resumes where it stopped. A
+    /// verified copy in PyTorch's hub cache is used in place.
+    #[arg(long, conflicts_with_all = ["init_model", "resume"])]
+    pub download: bool,
+    /// With `--download`, fetch from this base URL instead (`<URL>/<file name>`), e.g. an
+    /// internal mirror; the files must still match the official sha256.
+    #[arg(long, requires = "download", value_name = "URL")]
+    pub download_mirror: Option<String>,
     /// Stage widths of randomly initialised streams (ResNet18: 64,128,256,512).
     #[arg(long, value_delimiter = ',', default_values_t = RESNET18_WIDTHS)]
     pub widths: Vec<usize>,
@@ -129,6 +140,40 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The context and body weights: as given, else downloaded with `--download`.
+    fn initial_stream_weights(&self) -> anyhow::Result<(Option<PathBuf>, Option<PathBuf>)> {
+        let mut context = self.context_weights.clone();
+        let mut body = self.body_weights.clone();
+        if !self.download {
+            return Ok((context, body));
+        }
+        if let Some(data) = &self.data
+            && !data.is_dir()
+        {
+            // Fail before spending minutes on a download the run cannot use.
+            bail!("{}: no such dataset folder", data.display());
+        }
+        let mut fetcher = emotic_fetch::Fetcher::with_default_cache()?;
+        fetcher.mirror.clone_from(&self.download_mirror);
+        fetcher.progress = !self.quiet;
+        for (slot, artifact, what) in [
+            (&mut context, emotic_fetch::PLACES365_RESNET18, "context"),
+            (&mut body, emotic_fetch::IMAGENET_RESNET18, "body"),
+        ] {
+            if slot.is_none() {
+                let path = fetcher.fetch(&artifact).with_context(|| {
+                    format!(
+                        "cannot get the {what} stream's initial weights ({})",
+                        artifact.file_name
+                    )
+                })?;
+                eprintln!("{what} stream starts from {}", path.display());
+                *slot = Some(path);
+            }
+        }
+        Ok((context, body))
+    }
+
     fn config(&self) -> anyhow::Result<TrainConfig> {
         let Some(data) = self.data.clone() else {
             bail!("--data is required for a new run");
@@ -138,11 +183,12 @@ impl TrainArgs {
             .clone()
             .try_into()
             .map_err(|_| anyhow::anyhow!("--widths takes 4 numbers"))?;
+        let (context, body) = self.initial_stream_weights()?;
         Ok(TrainConfig {
             data,
             init: InitWeights {
-                context: self.context_weights.clone(),
-                body: self.body_weights.clone(),
+                context,
+                body,
                 head: self.head_weights.clone(),
                 model: self.init_model.clone(),
                 widths,
