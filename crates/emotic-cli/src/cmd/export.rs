@@ -1,8 +1,12 @@
 //! `emotic export`: write the graphs we build from checkpoints.
 //!
 //! - a YOLOv5 checkpoint (`.pt`) becomes one `.onnx` file;
-//! - an emotion bundle (`emotic import`'s output) becomes a folder with the three ONNX graphs,
-//!   the three state dicts as safetensors and `val_thresholds.npy`.
+//! - an emotion bundle (`emotic import`'s or `emotic train`'s output) becomes a folder with the
+//!   three ONNX graphs, the three state dicts as safetensors, the reference's whole-module
+//!   `model_context1.pth`, `model_body1.pth`, `model_emotic1.pth` (what Tandon-A/emotic's
+//!   scripts `torch.load`; the head needs its `emotic` module importable, as the reference's own
+//!   files do) and `val_thresholds.npy`. That folder is itself a reference model folder that
+//!   `emotic predict -e` and `emotic import --dir` accept.
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +24,11 @@ pub struct ExportArgs {
     /// Ultralytics' ONNX export does; by default height and width stay dynamic.
     #[arg(long, num_args = 1..=2)]
     pub imgsz: Option<Vec<usize>>,
-    /// Output file (detector) or folder (emotion bundle); defaults to the weights path with
-    /// `.onnx`, or with `_export` appended for a bundle.
+    /// Output file (detector) or folder (emotion bundle: `context.onnx`, `body.onnx`,
+    /// `head.onnx`, the state dicts as `.safetensors`, the reference's whole-module
+    /// `model_context1.pth`, `model_body1.pth`, `model_emotic1.pth` and `val_thresholds.npy`);
+    /// defaults to the weights path with `.onnx`, or with `_export` appended for a bundle.
+    /// Existing files are never replaced.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
 }
@@ -95,6 +102,7 @@ fn export_emotion_bundle(args: &ExportArgs) -> anyhow::Result<Outcome> {
         .onnx
         .iter()
         .chain(&files.state_dicts)
+        .chain(&files.reference_modules)
         .chain([&files.thresholds])
     {
         tracing::info!("wrote {}", path.display());

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use emotic_weights::Tensor;
 
 use super::model::{Sources, build_graphs};
-use super::weights::{EmotionWeights, Part, THRESHOLDS_FILE, thresholds_from_slice};
+use super::weights::{EmotionWeights, Part, thresholds_from_slice};
 use super::{
     BODY_NORM, BODY_SIZE, CATEGORIES, CONTEXT_NORM, CONTEXT_SIZE, NUM_CATEGORIES, VAD_NAMES,
 };
@@ -227,21 +227,30 @@ pub struct ExportedFiles {
     /// `model_context1.safetensors`, ...: the state dicts with their original keys (load in
     /// PyTorch with `safetensors.torch.load_file` + `load_state_dict`).
     pub state_dicts: Vec<PathBuf>,
+    /// `model_context1.pth`, `model_body1.pth`, `model_emotic1.pth`: whole-module pickles in
+    /// the reference layout (see [`super::write_reference_dir`]), for the reference's own
+    /// scripts and `torch.load`.
+    pub reference_modules: Vec<PathBuf>,
     /// `val_thresholds.npy` (float32, 26), as the reference reads it.
     pub thresholds: PathBuf,
 }
 
 /// Exports a bundle into `out_dir`: the three ONNX graphs, the three state dicts as
-/// safetensors, and `val_thresholds.npy`.
+/// safetensors, the three reference whole-module `.pth` files and `val_thresholds.npy`.
+/// Existing files are never replaced: if any of these names exists in `out_dir`, nothing is
+/// written.
 ///
 /// # Errors
-/// When the bundle is invalid or a file cannot be written.
+/// When the bundle is invalid, a file of the same name exists, or a file cannot be written.
 pub fn export_bundle(bundle: &Path, out_dir: &Path) -> Result<ExportedFiles> {
     let weights = read_bundle(bundle)?;
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
+    let in_bundle = |e: Error| match e {
+        Error::Architecture(message) => Error::Model {
+            path: bundle.to_path_buf(),
+            message,
+        },
+        other => other,
+    };
     let graphs = build_graphs(
         &weights,
         &Sources {
@@ -250,37 +259,40 @@ pub fn export_bundle(bundle: &Path, out_dir: &Path) -> Result<ExportedFiles> {
             head: None,
         },
     )
-    .map_err(|e| match e {
-        Error::Architecture(message) => Error::Model {
-            path: bundle.to_path_buf(),
-            message,
-        },
-        other => other,
-    })?;
-    let mut onnx = Vec::new();
-    for (name, bytes) in ["context.onnx", "body.onnx", "head.onnx"]
+    .map_err(in_bundle)?;
+    let parts = [Part::Context, Part::Body, Part::Head];
+    let onnx: Vec<PathBuf> = ["context.onnx", "body.onnx", "head.onnx"]
         .iter()
-        .zip(&graphs)
-    {
-        let p = out_dir.join(name);
-        std::fs::write(&p, bytes).map_err(|source| Error::Io {
-            path: p.clone(),
+        .map(|name| out_dir.join(name))
+        .collect();
+    let state_dicts: Vec<PathBuf> = parts
+        .iter()
+        .map(|part| out_dir.join(part.reference_file().replace(".pth", ".safetensors")))
+        .collect();
+    if let Some(existing) = onnx.iter().chain(&state_dicts).find(|p| p.exists()) {
+        return Err(Error::Io {
+            path: existing.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "file exists; refusing to replace it",
+            ),
+        });
+    }
+    // First, since it checks its own names and builds everything before writing anything.
+    let reference = super::write_reference_dir(&weights, out_dir, false).map_err(in_bundle)?;
+    for (path, bytes) in onnx.iter().zip(&graphs) {
+        std::fs::write(path, bytes).map_err(|source| Error::Io {
+            path: path.clone(),
             source,
         })?;
-        onnx.push(p);
     }
-    let mut state_dicts = Vec::new();
-    for part in [Part::Context, Part::Body, Part::Head] {
-        let name = part.reference_file().replace(".pth", ".safetensors");
-        let p = out_dir.join(name);
-        st::write(&p, weights.part(part), &BTreeMap::new())?;
-        state_dicts.push(p);
+    for (part, path) in parts.iter().zip(&state_dicts) {
+        st::write(path, weights.part(*part), &BTreeMap::new())?;
     }
-    let thresholds = out_dir.join(THRESHOLDS_FILE);
-    emotic_weights::npy::write_f32(&thresholds, &[NUM_CATEGORIES], &weights.thresholds)?;
     Ok(ExportedFiles {
         onnx,
         state_dicts,
-        thresholds,
+        reference_modules: reference.modules,
+        thresholds: reference.thresholds,
     })
 }

@@ -17,6 +17,8 @@
 
 mod bundle;
 mod model;
+mod reference;
+mod torch_modules;
 mod weights;
 
 pub use bundle::{
@@ -24,6 +26,7 @@ pub use bundle::{
     write_bundle,
 };
 pub use model::{BoxOutcome, EmotionModel, MAX_BODY_BATCH, StageOutputs};
+pub use reference::{ReferenceFiles, write_reference_dir};
 pub use weights::{EmotionWeights, Part, THRESHOLDS_FILE, load_part, read_thresholds};
 
 use crate::imageops::{Normalization, PixelRect};
