@@ -1,7 +1,8 @@
 //! The training loop of the reference recipe (`train.py`): per epoch, shuffled training
 //! batches with augmentation, Adam, then the validation loss, mAP and VAD error; StepLR per
 //! epoch; checkpoints (`last`, `best` by validation mAP) after every epoch; at the end the
-//! thresholds on val and a model bundle that `emotic predict` loads.
+//! thresholds on val and a model bundle that `emotic predict` loads, plus the same model as the
+//! reference's `model_*1.pth` + `val_thresholds.npy` in `reference/`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -579,7 +580,11 @@ pub fn train(
     };
     let best_val = validate(&best_model, &val_set, config, &device, options.progress)?;
     let thresholds = plain_thresholds(&best_val.report);
-    write_bundle(&best_model.valid().to_weights(thresholds)?, &paths.bundle())?;
+    let best_weights = best_model.valid().to_weights(thresholds)?;
+    write_bundle(&best_weights, &paths.bundle())?;
+    // The same model as the reference's whole-module .pth files and thresholds, for its own
+    // scripts; replaced like the bundle when a finished run is resumed.
+    emotic::emotion::write_reference_dir(&best_weights, &paths.dir.join("reference"), true)?;
     Ok(TrainOutcome {
         history: state.history,
         bundle: paths.bundle(),
