@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Training throughput on this machine's CPU: emotic-train (burn, ndarray backend) vs PyTorch.
+"""Training throughput on this machine's CPU: emotic-train (burn's flex and ndarray backends) vs PyTorch.
 
 Both run the same work per step: full-size ResNet18 context (224x224) and body (128x128)
 streams + the EMOTIC head, forward in training mode, the reference loss (dynamic weights +
@@ -78,17 +78,22 @@ def main():
     ap.add_argument("--batches", type=int, nargs="+", default=[8, 52])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--skip-rust", action="store_true")
+    ap.add_argument("--devices", nargs="+", default=["flex", "ndarray"],
+                    help="emotic-train devices (BENCH_DEVICE of the example)")
     args = ap.parse_args()
     if not args.skip_rust:
         profile = os.environ.get("BENCH_PROFILE", "release")
         cmd = ["cargo", "run", "-q", "--profile", profile, "-p", "emotic-train",
                "--example", "bench_train"]
         cmd += ["--"] + [str(b) for b in args.batches] + ["--steps", str(args.steps)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            rec = json.loads(line)
-            rec["profile"] = profile
-            print(json.dumps(rec), flush=True)
+        for device in args.devices:
+            env = dict(os.environ, BENCH_DEVICE=device)
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                                 env=env).stdout
+            for line in out.splitlines():
+                rec = json.loads(line)
+                rec["profile"] = profile
+                print(json.dumps(rec), flush=True)
     for b in args.batches:
         print(json.dumps(torch_bench(b, args.steps, args.threads)), flush=True)
 

@@ -26,7 +26,8 @@ struct Cli {
 enum Command {
     /// Detect people and their emotions in images, folders, globs, videos, webcams or streams.
     Predict(cmd::predict::PredictArgs),
-    /// Write the ONNX graph built from a checkpoint.
+    /// Write the ONNX graph built from a YOLOv5 checkpoint, or a bundle as ONNX graphs, state
+    /// dicts and the reference `.pth` files.
     Export(cmd::export::ExportArgs),
     /// Time each stage of detection and emotion recognition on one image.
     Bench(cmd::bench::BenchArgs),

@@ -2,7 +2,8 @@
 //! head, one forward + backward + Adam step per batch, reference loss.
 //!
 //! `cargo run --release -p emotic-train --example bench_train -- [batch ...] [--steps N]`
-//! prints one JSON line per batch size. `tools/bench_train.py` runs it next to PyTorch.
+//! prints one JSON line per batch size. `BENCH_DEVICE` picks the device (`cpu`, `ndarray`,
+//! `flex`; see `emotic_train::trainer::device_for`). `tools/bench_train.py` runs it next to PyTorch.
 
 use std::time::Instant;
 
@@ -28,7 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if batches.is_empty() {
         batches = vec![8, 52];
     }
-    let device = device_for("cpu")?.autodiff();
+    let name = std::env::var("BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let device = device_for(&name)?.autodiff();
     let mut rng = Rng::new(0);
     for &n in &batches {
         let mut model = EmoticNet::init(RESNET18_WIDTHS, &mut rng, &device);
@@ -79,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[allow(clippy::print_stdout)]
         {
             println!(
-                "{{\"impl\": \"burn-ndarray\", \"batch\": {n}, \"steps\": {}, \"seconds_per_step\": {mean:.3}, \"samples_per_second\": {:.3}}}",
+                "{{\"impl\": \"burn-{name}\", \"batch\": {n}, \"steps\": {}, \"seconds_per_step\": {mean:.3}, \"samples_per_second\": {:.3}}}",
                 measured.len(),
                 n as f64 / mean
             );

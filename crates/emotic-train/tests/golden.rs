@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use burn::module::Param;
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use emotic_train::adam::{Adam, AdamConfig};
 use emotic_train::loss::{
     CategoryWeighting, ContinuousLoss, LossConfig, category_weights, emotic_loss,
 };
-use emotic_train::model::{EmoticNet, MapParams, ParamMapper};
+use emotic_train::model::EmoticNet;
 use emotic_train::rng::Rng;
 use emotic_weights::Tensor as WTensor;
 
@@ -47,14 +46,28 @@ fn assert_close(what: &str, got: f64, want: f64, rel: f64) {
     );
 }
 
+/// The CPU backends: burn's ndarray (deprecated in burn 0.22, the crate's first backend) and
+/// flex (the default since it trains 1.6x faster); both must match PyTorch.
+fn cpu_devices() -> [(&'static str, Device); 2] {
+    #[allow(deprecated)]
+    let ndarray = Device::ndarray();
+    [("ndarray", ndarray), ("flex", Device::flex())]
+}
+
 #[test]
 fn losses_match_pytorch_for_every_weighting_and_continuous_loss() {
+    for (name, device) in cpu_devices() {
+        eprintln!("device {name}");
+        losses_match_pytorch(&device);
+    }
+}
+
+fn losses_match_pytorch(device: &Device) {
+    let device = device.clone();
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data("losses.json")).expect("read"))
             .expect("json");
     let n = doc["n"].as_u64().expect("n") as usize;
-    #[allow(deprecated)]
-    let device = Device::ndarray();
     let pred_cat = floats(&doc["pred_cat"]);
     let target_cat = floats(&doc["target_cat"]);
     let pred_cont = floats(&doc["pred_cont"]);
@@ -122,26 +135,6 @@ fn part(all: &BTreeMap<String, WTensor>, prefix: &str) -> BTreeMap<String, WTens
         .collect()
 }
 
-/// Reads every gradient by state-dict name.
-struct GradReader<'a> {
-    grads: &'a Gradients,
-    out: BTreeMap<String, Vec<f32>>,
-}
-
-impl ParamMapper for GradReader<'_> {
-    fn map<const D: usize>(&mut self, name: &str, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if let Some(g) = param.val().grad(self.grads) {
-            let v = g
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("f32");
-            self.out.insert(name.to_string(), v);
-        }
-        param
-    }
-}
-
 /// Largest |a - b| / (|b| + scale): absolute near zero, relative for large values.
 fn max_mixed_error(got: &[f32], want: &[f32], scale: f32) -> f32 {
     assert_eq!(got.len(), want.len());
@@ -152,12 +145,21 @@ fn max_mixed_error(got: &[f32], want: &[f32], scale: f32) -> f32 {
 }
 
 #[test]
-fn three_adam_steps_match_pytorch_weights_gradients_and_losses() {
+fn three_adam_steps_match_pytorch_on_ndarray() {
+    #[allow(deprecated)]
+    three_adam_steps_match_pytorch(Device::ndarray().autodiff());
+}
+
+#[test]
+fn three_adam_steps_match_pytorch_on_flex() {
+    three_adam_steps_match_pytorch(Device::flex().autodiff());
+}
+
+/// Weights, gradients and losses of three Adam steps against float64 PyTorch.
+fn three_adam_steps_match_pytorch(device: Device) {
     let all = emotic_weights::load_checkpoint(&data("train_step.pth"))
         .expect("fixture")
         .tensors;
-    #[allow(deprecated)] // burn's ndarray backend: the CPU backend this crate is specified with
-    let device = Device::ndarray().autodiff();
     let mut model = EmoticNet::from_state_dicts(
         &part(&all, "init.context."),
         &part(&all, "init.body."),
@@ -214,14 +216,11 @@ fn three_adam_steps_match_pytorch_weights_gradients_and_losses() {
         );
         let grads = terms.total.backward();
         if step == 1 {
-            let mut reader = GradReader {
-                grads: &grads,
-                out: BTreeMap::new(),
-            };
-            model = model.map_params("", &mut reader);
+            let (m, got_grads) = model.gradients(&grads);
+            model = m;
             let expected = part(&all, "grad.");
             assert_eq!(
-                reader.out.len(),
+                got_grads.len(),
                 expected.len(),
                 "every parameter gets a gradient"
             );
@@ -231,8 +230,7 @@ fn three_adam_steps_match_pytorch_weights_gradients_and_losses() {
                 .fold(0.0_f32, |m, v| m.max(v.abs()));
             let mut worst = (0.0_f32, String::new());
             for (name, want) in &expected {
-                let got = reader
-                    .out
+                let got = got_grads
                     .get(name)
                     .unwrap_or_else(|| panic!("no gradient for {name}"));
                 let local = want.data.iter().fold(0.0_f32, |m, v| m.max(v.abs()));

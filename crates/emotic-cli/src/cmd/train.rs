@@ -119,7 +119,8 @@ pub struct TrainArgs {
     /// Use only the first N validation persons.
     #[arg(long)]
     pub max_val: Option<usize>,
-    /// `cpu`, or `cuda` in builds with the `cuda` feature.
+    /// `cpu` (burn's flex backend), `ndarray` (burn's older CPU backend), or `cuda` in builds
+    /// with the `cuda` feature.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Runs folder.

@@ -9,8 +9,8 @@ pub mod resnet;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Gradients, Tensor};
 use emotic::emotion::{EmotionWeights, NUM_CATEGORIES};
 use emotic_weights::Tensor as WTensor;
 
@@ -219,6 +219,36 @@ impl EmoticNet {
             &mut unused,
             device,
         )
+    }
+}
+
+/// Collects every parameter's gradient by state-dict name.
+struct GradReader<'a> {
+    grads: &'a Gradients,
+    out: BTreeMap<String, Vec<f32>>,
+}
+
+impl ParamMapper for GradReader<'_> {
+    fn map<const D: usize>(&mut self, name: &str, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if let Some(g) = param.val().grad(self.grads)
+            && let Ok(v) = g.into_data().convert::<f32>().try_into_vec::<f32>()
+        {
+            self.out.insert(name.to_string(), v);
+        }
+        param
+    }
+}
+
+impl EmoticNet {
+    /// The gradient of every parameter that has one in `grads`, keyed like
+    /// [`Self::state_dict`] (for comparisons with PyTorch and between backends).
+    pub fn gradients(self, grads: &Gradients) -> (Self, BTreeMap<String, Vec<f32>>) {
+        let mut reader = GradReader {
+            grads,
+            out: BTreeMap::new(),
+        };
+        let model = self.map_params("", &mut reader);
+        (model, reader.out)
     }
 }
 
