@@ -3,7 +3,6 @@
 //! `{split}_cont_arr.npy` (N,3) and `{split}.csv` with Python-literal lists.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use emotic_weights::npy::{self, NpyElement};
@@ -387,12 +386,7 @@ pub fn write_csv(path: &Path, provenance: &[Provenance]) -> Result<()> {
         text.push_str(&quoted.join(","));
         text.push('\n');
     }
-    let tmp = path.with_extension("csv.partial");
-    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    emotic_atomic::write(path, text.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
 /// Exports a prepared split back to the reference layout in `dir`.

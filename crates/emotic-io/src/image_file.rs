@@ -10,7 +10,6 @@
 //! orientation tag (OpenCV >= 3.1 does so unless `IMREAD_IGNORE_ORIENTATION` is passed). We do
 //! the same, so boxes refer to the image as a viewer shows it.
 
-use std::io::Write;
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
@@ -128,25 +127,7 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
 /// # Errors
 /// When the folder is not writable.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    emotic_atomic::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Encodes an RGB image in the format its extension names (JPEG quality 95) and writes it

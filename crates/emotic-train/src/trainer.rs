@@ -4,7 +4,6 @@
 //! thresholds on val and a model bundle that `emotic predict` loads, plus the same model as the
 //! reference's `model_*1.pth` + `val_thresholds.npy` in `reference/`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -390,13 +389,9 @@ fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` atomically ([`emotic_atomic::write`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    emotic_atomic::write(path, bytes).map_err(io_err(path))
 }
 
 /// Trains in `run_dir` (fresh, or resumed from its `weights/last.ckpt.safetensors` when
