@@ -202,15 +202,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
         taken: HashSet::new(),
     };
     let mut jsonl = JsonLines::create(&unique_in(&mut outputs, "predictions", "jsonl"))?;
-    let mut csv = if args.save_csv {
-        let path = unique_in(&mut outputs, "predictions", "csv");
-        let mut writer = csv::Writer::from_path(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        writer.write_record(csv_header())?;
-        Some(writer)
-    } else {
-        None
-    };
+    let mut csv = open_csv(&mut outputs, args.save_csv)?;
 
     let progress = progress_bar(files.len());
     let mut failed = 0usize;
@@ -312,6 +304,21 @@ fn progress_bar(len: usize) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// `predictions.csv` with its header, when `--save-csv` asks for it.
+fn open_csv(
+    outputs: &mut RunOutputs,
+    save_csv: bool,
+) -> anyhow::Result<Option<csv::Writer<std::fs::File>>> {
+    if !save_csv {
+        return Ok(None);
+    }
+    let path = unique_in(outputs, "predictions", "csv");
+    let mut writer =
+        csv::Writer::from_path(&path).with_context(|| format!("creating {}", path.display()))?;
+    writer.write_record(csv_header())?;
+    Ok(Some(writer))
 }
 
 fn unique_in(outputs: &mut RunOutputs, stem: &str, ext: &str) -> PathBuf {

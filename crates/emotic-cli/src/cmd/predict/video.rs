@@ -38,8 +38,8 @@ pub use self::args::VideoArgs;
 
 use self::draw::draw_tracked;
 use self::records::{FrameRecord, person_record};
-use super::records::{ErrorRecord, class_name, csv_header, csv_rows, image_record};
-use super::{Outcome, PredictArgs, PredictConfig, RunOutputs, summarise, unique_in};
+use super::records::{ErrorRecord, class_name, csv_rows, image_record};
+use super::{Outcome, PredictArgs, PredictConfig, RunOutputs, open_csv, summarise, unique_in};
 
 /// What is kept per input while it runs.
 struct InputState {
@@ -93,15 +93,7 @@ pub fn run(args: &PredictArgs, config: &PredictConfig, source: &Source) -> anyho
     };
     let frames_jsonl = JsonLines::create(&unique_in(&mut outputs, "predictions", "jsonl"))?;
     let persons_jsonl = JsonLines::create(&unique_in(&mut outputs, "persons", "jsonl"))?;
-    let csv = if args.save_csv {
-        let path = unique_in(&mut outputs, "predictions", "csv");
-        let mut writer = csv::Writer::from_path(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        writer.write_record(csv_header())?;
-        Some(writer)
-    } else {
-        None
-    };
+    let csv = open_csv(&mut outputs, args.save_csv)?;
     let codec = VideoCodec::detect();
     if let (Some(note), false) = (codec.fallback_note(), args.nosave) {
         tracing::warn!("{note}");
