@@ -9,6 +9,7 @@
 //! | [`emotion`] | the EMOTIC model: reference preprocessing, batched inference, thresholds, bundle |
 //! | [`imageops`] | OpenCV-exact resize, crop and normalisation |
 //! | [`pipeline`] | detector + emotion model per frame, each piece of work once |
+//! | [`tracking`] | track IDs across frames, smoothed emotions, per-track summaries |
 
 mod error;
 
@@ -18,5 +19,6 @@ pub mod emotion;
 pub mod engine;
 pub mod imageops;
 pub mod pipeline;
+pub mod tracking;
 
 pub use error::{Error, Result};

@@ -22,6 +22,13 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// By default only persons get emotions.
     pub const DEFAULT_EMOTION_CLASSES: [usize; 1] = [0];
+
+    /// Whether boxes of `class_id` are persons: they get emotions and are tracked. (The one
+    /// place that decides it.)
+    #[must_use]
+    pub fn is_person_class(&self, class_id: usize) -> bool {
+        self.emotion_classes.contains(&class_id)
+    }
 }
 
 impl Default for PipelineConfig {
@@ -38,7 +45,10 @@ impl Default for PipelineConfig {
 pub struct DetectedObject {
     /// The detection in image pixels.
     pub detection: Detection,
-    /// `Some` for boxes of an emotion class when an emotion model is loaded.
+    /// Whether it is of a class that gets emotions ([`PipelineConfig::emotion_classes`],
+    /// COCO's person by default). Only these are tracked over time.
+    pub is_person: bool,
+    /// `Some` for persons when an emotion model is loaded.
     pub emotion: Option<BoxOutcome>,
 }
 
@@ -86,6 +96,18 @@ impl Pipeline {
         self.emotion.is_some()
     }
 
+    /// The emotion model, when one is loaded.
+    #[must_use]
+    pub fn emotion_model(&self) -> Option<&EmotionModel> {
+        self.emotion.as_ref()
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
     /// Detects objects in `frame` (RGB) and scores the emotions of every person in it.
     ///
     /// # Errors
@@ -98,17 +120,14 @@ impl Pipeline {
             .iter()
             .map(|&detection| DetectedObject {
                 detection,
+                is_person: self.config.is_person_class(detection.class_id),
                 emotion: None,
             })
             .collect();
         let mut emotion_ms = 0.0;
         if let Some(model) = &mut self.emotion {
             let wanted: Vec<usize> = (0..objects.len())
-                .filter(|&i| {
-                    self.config
-                        .emotion_classes
-                        .contains(&objects[i].detection.class_id)
-                })
+                .filter(|&i| objects[i].is_person)
                 .collect();
             if !wanted.is_empty() {
                 let boxes: Vec<[f32; 4]> =

@@ -7,7 +7,7 @@ pub mod nms;
 
 pub use detector::{DetectConfig, Detector, DetectorOutput, Timings};
 pub use letterbox::{LetterboxGeometry, PadMode};
-pub use nms::{Detection, NmsConfig, RowLayout, non_max_suppression};
+pub use nms::{Detection, NmsConfig, RowLayout, iou, non_max_suppression};
 
 /// Maps boxes from letterboxed-input pixels back to the original image and clips them to it,
 /// like YOLOv5's `scale_boxes` (the gain and padding are recomputed from the two shapes, as

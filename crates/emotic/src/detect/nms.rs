@@ -157,7 +157,8 @@ pub fn non_max_suppression(
     kept
 }
 
-/// Intersection over union of two `xyxy` boxes, as `torchvision.ops.box_iou` computes it.
+/// Intersection over union of two `xyxy` boxes, as `torchvision.ops.box_iou` computes it (0 when
+/// the union is empty). NMS and the tracker ([`crate::tracking`]) both use it.
 #[must_use]
 pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
@@ -280,6 +281,16 @@ mod tests {
             capped.iter().map(|d| d.bbox[0] as i32).collect::<Vec<_>>(),
             vec![898, 798, 698]
         );
+    }
+
+    #[test]
+    fn iou_of_known_boxes() {
+        assert!(
+            (iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 15.0, 10.0]) - 50.0 / 150.0).abs() < 1e-6
+        );
+        assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[20.0, 20.0, 30.0, 30.0]), 0.0);
+        assert_eq!(iou(&[0.0; 4], &[0.0; 4]), 0.0);
+        assert_eq!(iou(&[1.0, 1.0, 5.0, 5.0], &[1.0, 1.0, 5.0, 5.0]), 1.0);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod bundle;
 mod model;
 mod reference;
+mod scores;
 mod torch_modules;
 mod weights;
 
@@ -27,6 +28,7 @@ pub use bundle::{
 };
 pub use model::{BoxOutcome, EmotionModel, MAX_BODY_BATCH, StageOutputs};
 pub use reference::{ReferenceFiles, write_reference_dir};
+pub use scores::{CategoryScores, Vad};
 pub use weights::{EmotionWeights, Part, THRESHOLDS_FILE, load_part, read_thresholds};
 
 use crate::imageops::{Normalization, PixelRect};
@@ -88,11 +90,23 @@ pub struct PersonEmotion {
 }
 
 impl PersonEmotion {
-    /// Builds the record from raw outputs: thresholds decide the predicted set.
+    /// Builds the record from the model's raw outputs: VAD is put on the 1-10 scale (the one
+    /// place [`VAD_SCALE`] is applied), thresholds decide the predicted set.
     #[must_use]
     pub fn from_raw(
         categories: [f32; NUM_CATEGORIES],
         cont: [f32; 3],
+        thresholds: &[f32; NUM_CATEGORIES],
+    ) -> Self {
+        Self::new(categories, cont.map(|v| v * VAD_SCALE), thresholds)
+    }
+
+    /// Builds the record from scores and VAD already on the 1-10 scale (smoothed values, say):
+    /// thresholds decide the predicted set.
+    #[must_use]
+    pub fn new(
+        categories: [f32; NUM_CATEGORIES],
+        vad: [f32; 3],
         thresholds: &[f32; NUM_CATEGORIES],
     ) -> Self {
         let mut predicted: Vec<PredictedCategory> = categories
@@ -110,7 +124,7 @@ impl PersonEmotion {
         Self {
             categories,
             predicted,
-            vad: cont.map(|v| v * VAD_SCALE),
+            vad,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! A track's history over the frames it was seen in, and the summary written per track.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Ema, Observation};
+use super::ema::Ema;
+use crate::emotion::{CATEGORIES, CategoryScores, NUM_CATEGORIES, PersonEmotion};
 
 /// How many dominant categories a summary lists.
 pub const DOMINANT_CATEGORIES: usize = 3;
@@ -14,7 +15,7 @@ pub struct VadPoint {
     pub frame_index: u64,
     /// Seconds from the start of the input.
     pub timestamp_s: f64,
-    /// Valence, arousal, dominance of this frame.
+    /// Valence, arousal, dominance of this frame (1-10).
     pub raw: [f32; 3],
     /// The same, smoothed.
     pub smoothed: [f32; 3],
@@ -27,10 +28,10 @@ pub struct TrackHistory {
     first: (u64, f64),
     last: (u64, f64),
     frames_seen: u64,
-    predicted_counts: Vec<u64>,
-    score_sums: Vec<f64>,
-    score_ema: Ema,
-    vad_ema: Ema,
+    predicted_counts: [u64; NUM_CATEGORIES],
+    score_sums: [f64; NUM_CATEGORIES],
+    score_ema: Ema<NUM_CATEGORIES>,
+    vad_ema: Ema<3>,
     points: Vec<VadPoint>,
 }
 
@@ -43,48 +44,40 @@ impl TrackHistory {
             first: (0, 0.0),
             last: (0, 0.0),
             frames_seen: 0,
-            predicted_counts: Vec::new(),
-            score_sums: Vec::new(),
+            predicted_counts: [0; NUM_CATEGORIES],
+            score_sums: [0.0; NUM_CATEGORIES],
             score_ema: Ema::new(alpha),
             vad_ema: Ema::new(alpha),
             points: Vec::new(),
         }
     }
 
-    /// Adds the track's box in a frame; returns the smoothed scores and VAD when the box has
-    /// an emotion.
+    /// Adds the track's box in a frame; returns the smoothed scores and VAD (1-10) when the box
+    /// has an emotion.
     pub fn add(
         &mut self,
         frame_index: u64,
         timestamp_s: f64,
-        observation: &Observation,
-    ) -> Option<(Vec<f32>, [f32; 3])> {
+        emotion: Option<&PersonEmotion>,
+    ) -> Option<([f32; NUM_CATEGORIES], [f32; 3])> {
         if self.frames_seen == 0 {
             self.first = (frame_index, timestamp_s);
         }
         self.last = (frame_index, timestamp_s);
         self.frames_seen += 1;
-        let sample = observation.emotion.as_ref()?;
-        if self.score_sums.len() != sample.scores.len() {
-            // First emotion of this track (or a model with another category count).
-            self.score_sums = vec![0.0; sample.scores.len()];
-            self.predicted_counts = vec![0; sample.scores.len()];
-        }
-        for (sum, &s) in self.score_sums.iter_mut().zip(&sample.scores) {
+        let emotion = emotion?;
+        for (sum, &s) in self.score_sums.iter_mut().zip(&emotion.categories) {
             *sum += f64::from(s);
         }
-        for &i in &sample.predicted {
-            if let Some(count) = self.predicted_counts.get_mut(i) {
-                *count += 1;
-            }
+        for p in &emotion.predicted {
+            self.predicted_counts[p.index] += 1;
         }
-        let scores = self.score_ema.update(&sample.scores).to_vec();
-        let v = self.vad_ema.update(&sample.vad);
-        let smoothed = [v[0], v[1], v[2]];
+        let scores = self.score_ema.update(&emotion.categories);
+        let smoothed = self.vad_ema.update(&emotion.vad);
         self.points.push(VadPoint {
             frame_index,
             timestamp_s,
-            raw: sample.vad,
+            raw: emotion.vad,
             smoothed,
         });
         Some((scores, smoothed))
@@ -102,16 +95,11 @@ impl TrackHistory {
         &self.points
     }
 
-    /// The summary, naming categories with `names` (the model's order).
+    /// What `tracks.json` says about this track.
     #[must_use]
-    pub fn summary(&self, names: &[&str], vad_names: [&str; 3]) -> TrackSummary {
+    pub fn summary(&self) -> TrackSummary {
         #[allow(clippy::cast_precision_loss)]
         let with_emotion = self.points.len() as f64;
-        let name = |i: usize| {
-            names
-                .get(i)
-                .map_or_else(|| format!("category {i}"), |n| (*n).to_string())
-        };
         let mean_score = |i: usize| {
             if with_emotion > 0.0 {
                 self.score_sums[i] / with_emotion
@@ -119,7 +107,7 @@ impl TrackHistory {
                 0.0
             }
         };
-        let mut order: Vec<usize> = (0..self.predicted_counts.len())
+        let mut order: Vec<usize> = (0..NUM_CATEGORIES)
             .filter(|&i| self.predicted_counts[i] > 0)
             .collect();
         order.sort_by(|&a, &b| {
@@ -133,34 +121,34 @@ impl TrackHistory {
             .into_iter()
             .take(DOMINANT_CATEGORIES)
             .map(|i| DominantCategory {
-                category: name(i),
+                category: CATEGORIES[i].to_string(),
                 frames_predicted: self.predicted_counts[i],
                 fraction: self.predicted_counts[i] as f64 / with_emotion,
                 mean_score: mean_score(i),
             })
             .collect();
         let vad = (!self.points.is_empty()).then(|| {
-            let mut stats = serde_json::Map::new();
-            for (k, vad_name) in vad_names.iter().enumerate() {
+            let stat = |k: usize| {
                 let values = self.points.iter().map(|p| f64::from(p.raw[k]));
                 let (min, max) = values
                     .clone()
                     .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
                         (lo.min(v), hi.max(v))
                     });
-                let mean = values.sum::<f64>() / with_emotion;
-                stats.insert(
-                    vad_name.to_ascii_lowercase(),
-                    serde_json::json!({"mean": mean, "min": min, "max": max}),
-                );
+                Stat {
+                    max,
+                    mean: values.sum::<f64>() / with_emotion,
+                    min,
+                }
+            };
+            VadStats {
+                arousal: stat(1),
+                dominance: stat(2),
+                valence: stat(0),
             }
-            stats
         });
-        let mean_scores = (with_emotion > 0.0).then(|| {
-            (0..self.score_sums.len())
-                .map(|i| (name(i), serde_json::json!(mean_score(i))))
-                .collect()
-        });
+        let mean_scores =
+            (with_emotion > 0.0).then(|| CategoryScores(std::array::from_fn(mean_score)));
         TrackSummary {
             track_id: self.id,
             first_frame: self.first.0,
@@ -176,21 +164,45 @@ impl TrackHistory {
     }
 }
 
-/// A category that was predicted often for a track.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A category that was predicted often for a track. (Alphabetical keys, as [`Stat`].)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DominantCategory {
     /// Its name.
     pub category: String,
-    /// Frames in which it was predicted (above its threshold).
-    pub frames_predicted: u64,
     /// `frames_predicted / frames_with_emotion`.
     pub fraction: f64,
+    /// Frames in which it was predicted (above its threshold).
+    pub frames_predicted: u64,
     /// Mean raw score over the frames with an emotion.
     pub mean_score: f64,
 }
 
-/// What `tracks.json` says about one track.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Mean, minimum and maximum of one quantity. (Keys in alphabetical order, as the untyped maps
+/// that came before wrote them; their order carries no meaning.)
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// The largest value.
+    pub max: f64,
+    /// The mean.
+    pub mean: f64,
+    /// The smallest value.
+    pub min: f64,
+}
+
+/// [`Stat`]s of valence, arousal and dominance (unsmoothed, 1-10). Alphabetical keys, as
+/// [`Vad`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VadStats {
+    /// Arousal.
+    pub arousal: Stat,
+    /// Dominance.
+    pub dominance: Stat,
+    /// Valence.
+    pub valence: Stat,
+}
+
+/// What is known about one track once it ends (written to `tracks.json` by the predict path).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrackSummary {
     /// The track ID.
     pub track_id: u64,
@@ -210,47 +222,51 @@ pub struct TrackSummary {
     /// first, then higher mean score.
     pub dominant: Vec<DominantCategory>,
     /// Mean, minimum and maximum of each of valence, arousal, dominance (unsmoothed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vad: Option<serde_json::Map<String, serde_json::Value>>,
+    pub vad: Option<VadStats>,
     /// Mean raw score of every category.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean_scores: Option<serde_json::Map<String, serde_json::Value>>,
+    pub mean_scores: Option<CategoryScores<f64>>,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::EmotionSample;
     use super::*;
 
-    fn obs(scores: [f32; 3], predicted: &[usize], vad: [f32; 3]) -> Observation {
-        Observation {
-            bbox: [0.0; 4],
-            emotion: Some(EmotionSample {
-                scores: scores.to_vec(),
-                predicted: predicted.to_vec(),
-                vad,
-            }),
+    fn emotion(scores: &[(usize, f32)], predicted: &[usize], vad: [f32; 3]) -> PersonEmotion {
+        let mut categories = [0.0; NUM_CATEGORIES];
+        for &(i, s) in scores {
+            categories[i] = s;
         }
+        // Thresholds just below the wanted categories' scores, far above the others'.
+        let mut thresholds = [f32::MAX; NUM_CATEGORIES];
+        for &i in predicted {
+            thresholds[i] = categories[i] - 0.5;
+        }
+        PersonEmotion::new(categories, vad, &thresholds)
     }
 
     #[test]
     fn summary_counts_means_and_ranges() {
         let mut h = TrackHistory::new(7, 0.5);
-        h.add(10, 1.0, &obs([1.0, 0.0, 3.0], &[2], [5.0, 6.0, 7.0]));
         h.add(
-            11,
-            1.1,
-            &Observation {
-                bbox: [0.0; 4],
-                emotion: None,
-            },
+            10,
+            1.0,
+            Some(&emotion(&[(0, 1.0), (2, 3.0)], &[2], [5.0, 6.0, 7.0])),
         );
+        h.add(11, 1.1, None);
         let (scores, vad) = h
-            .add(12, 1.2, &obs([3.0, 2.0, 1.0], &[0, 2], [7.0, 2.0, 7.0]))
+            .add(
+                12,
+                1.2,
+                Some(&emotion(
+                    &[(0, 3.0), (1, 2.0), (2, 1.0)],
+                    &[0, 2],
+                    [7.0, 2.0, 7.0],
+                )),
+            )
             .unwrap();
-        assert_eq!(scores, vec![2.0, 1.0, 2.0]);
+        assert_eq!(scores[..3], [2.0, 1.0, 2.0]);
         assert_eq!(vad, [6.0, 4.0, 7.0]);
-        let s = h.summary(&["a", "b", "c"], ["Valence", "Arousal", "Dominance"]);
+        let s = h.summary();
         assert_eq!(
             (
                 s.track_id,
@@ -262,16 +278,20 @@ mod tests {
             (7, 10, 12, 3, 2)
         );
         assert_eq!(s.last_timestamp_s, 1.2);
-        // c predicted twice, a once, b never.
+        // Category 2 predicted twice, 0 once, 1 never.
         let names: Vec<&str> = s.dominant.iter().map(|d| d.category.as_str()).collect();
-        assert_eq!(names, vec!["c", "a"]);
+        assert_eq!(names, vec![CATEGORIES[2], CATEGORIES[0]]);
         assert_eq!(s.dominant[0].fraction, 1.0);
         assert_eq!(s.dominant[1].mean_score, 2.0);
         let vad = s.vad.unwrap();
         assert_eq!(
-            vad["arousal"],
-            serde_json::json!({"mean": 4.0, "min": 2.0, "max": 6.0})
+            vad.arousal,
+            Stat {
+                mean: 4.0,
+                min: 2.0,
+                max: 6.0
+            }
         );
-        assert_eq!(s.mean_scores.unwrap()["b"], serde_json::json!(1.0));
+        assert_eq!(s.mean_scores.unwrap().0[1], 1.0);
     }
 }
