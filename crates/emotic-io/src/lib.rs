@@ -8,7 +8,6 @@
 //! | [`run_dir`] | `runs/<task>/exp`, `exp2`, ... |
 //! | [`sinks`] | YOLO label lines, crops, JSON lines |
 //! | [`video`] | video files, webcams and streams in, annotated video out (through ffmpeg) |
-//! | [`tracking`] | track IDs across frames, smoothed emotions, per-track summaries and plots |
 
 mod error;
 
@@ -17,7 +16,6 @@ pub mod image_file;
 pub mod run_dir;
 pub mod sinks;
 pub mod source;
-pub mod tracking;
 pub mod video;
 
 pub use error::{Error, Result};

@@ -24,8 +24,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use emotic::emotion::{BoxOutcome, CATEGORIES, EmotionModel, PersonEmotion, VAD_NAMES};
-use serde_json::json;
+use emotic::emotion::{BoxOutcome, CATEGORIES, EmotionModel, PersonEmotion};
+use emotic_predict::schema::InferRecord;
 
 use super::Outcome;
 
@@ -159,29 +159,6 @@ pub fn reference_line(path: &str, emotion: &PersonEmotion) -> String {
     line
 }
 
-fn person_json(
-    entry: &ListEntry,
-    outcome: &BoxOutcome,
-    thresholds: &[f32; 26],
-) -> serde_json::Value {
-    match outcome {
-        BoxOutcome::Scored { rect, emotion } => json!({
-            "line": entry.line,
-            "path": entry.path,
-            "box": entry.bbox,
-            "crop": [rect.x1, rect.y1, rect.x2, rect.y2],
-            "scores": CATEGORIES.iter().zip(emotion.categories).map(|(n, s)| (n.to_string(), json!(s))).collect::<serde_json::Map<_, _>>(),
-            "predicted": emotion.predicted.iter().map(|p| json!({
-                "category": p.name(), "score": p.score, "threshold": thresholds[p.index], "margin": p.margin,
-            })).collect::<Vec<_>>(),
-            "vad": VAD_NAMES.iter().zip(emotion.vad).map(|(n, v)| (n.to_lowercase(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        }),
-        BoxOutcome::Skipped(reason) => json!({
-            "line": entry.line, "path": entry.path, "box": entry.bbox, "skipped": reason.to_string(),
-        }),
-    }
-}
-
 /// Resolves a list path: as given (relative to the current directory), else relative to the
 /// list file's folder.
 fn resolve(path: &str, list: &Path) -> PathBuf {
@@ -205,11 +182,11 @@ pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
     let thresholds = *model.thresholds();
 
     // Results by input line; lines of one image are processed together.
-    let mut results: HashMap<usize, serde_json::Value> = HashMap::new();
+    let mut results: HashMap<usize, InferRecord> = HashMap::new();
     let mut txt_lines: HashMap<usize, String> = HashMap::new();
     for (line, message) in &parse_errors {
         tracing::error!("{}:{line}: {message}", args.boxes.display());
-        results.insert(*line, json!({ "line": line, "error": message }));
+        results.insert(*line, InferRecord::failed(*line, None, message.clone()));
     }
     let mut failures = parse_errors.len();
     let mut start = 0;
@@ -244,7 +221,16 @@ pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
                             );
                         }
                     }
-                    results.insert(entry.line, person_json(entry, outcome, &thresholds));
+                    results.insert(
+                        entry.line,
+                        InferRecord::outcome(
+                            entry.line,
+                            entry.path.clone(),
+                            entry.bbox,
+                            outcome,
+                            &thresholds,
+                        ),
+                    );
                 }
             }
             Err(err) => {
@@ -252,7 +238,14 @@ pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
                     failures += 1;
                     let message = super::render_error(&err);
                     tracing::error!("{}:{}: {message}", args.boxes.display(), entry.line);
-                    results.insert(entry.line, json!({ "line": entry.line, "path": entry.path, "box": entry.bbox, "error": message }));
+                    results.insert(
+                        entry.line,
+                        InferRecord::failed(
+                            entry.line,
+                            Some((entry.path.clone(), entry.bbox)),
+                            message,
+                        ),
+                    );
                 }
             }
         }
@@ -269,7 +262,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
             txt.push_str(t);
             txt.push('\n');
         }
-        jsonl.push_str(&results[line].to_string());
+        jsonl.push_str(&serde_json::to_string(&results[line])?);
         jsonl.push('\n');
     }
     let txt_path = args.output.join("inference_list.txt");

@@ -9,8 +9,9 @@ use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_line_segment_mut, draw_text_mut, text_size};
 use imageproc::rect::Rect;
 
-use super::summary::VadPoint;
-use crate::{Error, Result, image_file};
+use emotic::tracking::VadPoint;
+
+use crate::Result;
 
 /// Plot size in pixels.
 pub const PLOT_SIZE: (u32, u32) = (900, 420);
@@ -44,7 +45,7 @@ impl Axes {
     }
 }
 
-/// Draws the plot of `points` (from [`super::TrackHistory::points`]).
+/// Draws the plot of `points` (from [`emotic::tracking::TrackHistory::points`]).
 #[must_use]
 pub fn render_vad_plot(title: &str, points: &[VadPoint], vad_names: [&str; 3]) -> RgbImage {
     let (w, h) = PLOT_SIZE;
@@ -203,17 +204,7 @@ pub fn write_vad_plot(
     vad_names: [&str; 3],
 ) -> Result<()> {
     let image = render_vad_plot(title, points, vad_names);
-    let mut bytes = Vec::new();
-    image
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .map_err(|e| Error::Image {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    image_file::write_atomic(path, &bytes)
+    Ok(emotic_io::image_file::write_rgb(path, &image)?)
 }
 
 fn format_seconds(t: f64, tick: f64) -> String {

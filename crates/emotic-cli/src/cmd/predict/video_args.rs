@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use emotic_io::tracking::TrackerConfig;
+use emotic::tracking::TrackerConfig;
 use emotic_io::video::frames::FrameOptions;
 use emotic_io::video::reader::{ReaderOptions, Reconnect};
+use emotic_predict::TrackingOptions;
 
 /// Options for videos, webcams and streams.
 #[derive(Debug, clap::Args)]
@@ -17,13 +18,13 @@ pub struct VideoArgs {
     pub view_img: bool,
     /// Smoothing window N in frames for each track's scores and VAD: exponential moving
     /// average with alpha = 2 / (N + 1). 1 turns smoothing off.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = TrackingOptions::DEFAULT_SMOOTH_WINDOW)]
     pub smooth_window: u32,
     /// A person continues a track when its box overlaps the track's last box by this IoU.
-    #[arg(long, default_value_t = TrackerConfig::default().iou_threshold)]
+    #[arg(long, default_value_t = TrackerConfig::DEFAULT_IOU)]
     pub track_iou: f32,
     /// Frames a track may go unseen before it ends (a returning person then gets a new ID).
-    #[arg(long, default_value_t = TrackerConfig::default().max_age)]
+    #[arg(long, default_value_t = TrackerConfig::DEFAULT_MAX_AGE)]
     pub track_max_age: u32,
     /// Reconnect attempts after a live stream or webcam drops (0: give up at once).
     #[arg(long, default_value_t = Reconnect::default().max_attempts)]
@@ -41,6 +42,17 @@ pub struct VideoArgs {
 }
 
 impl VideoArgs {
+    /// Tracking and smoothing.
+    pub(super) fn tracking(&self) -> TrackingOptions {
+        TrackingOptions {
+            tracker: TrackerConfig {
+                iou_threshold: self.track_iou,
+                max_age: self.track_max_age,
+            },
+            smooth_window: self.smooth_window,
+        }
+    }
+
     /// The frame iterator's settings.
     pub(super) fn frame_options(&self) -> anyhow::Result<FrameOptions> {
         let seconds = |name: &str, v: f64| {
@@ -52,12 +64,6 @@ impl VideoArgs {
                 ))
             }
         };
-        if self.vid_stride == 0 {
-            anyhow::bail!("--vid-stride must be at least 1");
-        }
-        if !(0.0..=1.0).contains(&self.track_iou) {
-            anyhow::bail!("--track-iou must be in [0, 1], got {}", self.track_iou);
-        }
         let timeout =
             seconds("stream-timeout", self.stream_timeout)?.max(Duration::from_millis(100));
         let reader = ReaderOptions {
