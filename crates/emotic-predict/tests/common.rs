@@ -83,3 +83,8 @@ pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A record as its JSON text reads back (`serde_json::to_value` would widen its `f32`s).
+pub fn as_json<T: serde::Serialize>(record: &T) -> serde_json::Value {
+    serde_json::from_str(&serde_json::to_string(record).unwrap()).unwrap()
+}
