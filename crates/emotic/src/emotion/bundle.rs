@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use emotic_spec::bundle::{FORMAT_KEY, MUST_MATCH, THRESHOLDS_TENSOR, VERSION_KEY};
+use emotic_spec::weight_keys;
 use emotic_weights::Tensor;
 
 use super::NUM_CATEGORIES;
@@ -160,6 +161,9 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
         };
         part.insert(rest.to_string(), t.clone());
     }
+    // Bundles written before the key convention may hold the reference's stream keys.
+    weights.context = weight_keys::to_torchvision(weights.context);
+    weights.body = weight_keys::to_torchvision(weights.body);
     for part in [Part::Context, Part::Body, Part::Head] {
         if weights.part(part).is_empty() {
             return Err(err(format!("bundle has no `{}.*` tensors", part.prefix())));
