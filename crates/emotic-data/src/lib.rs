@@ -19,22 +19,17 @@ mod error;
 pub mod mat;
 #[cfg(feature = "prepare")]
 pub mod prepare;
-pub mod pylit;
 #[cfg(feature = "prepare")]
 pub mod reference;
 
 pub use error::{Error, Result};
 
-/// Category names in the reference index order (shared with evaluation).
-pub use emotic_eval::CATEGORIES;
+// The model's facts (category order, input sizes) are defined once, in `emotic-spec`.
+pub use emotic_spec::{BODY_SIZE, CATEGORIES, CONTEXT_SIZE, ImageSize};
 
-/// Context images are resized to this square size.
-pub const CONTEXT_SIZE: usize = 224;
-/// Body crops are resized to this square size.
-pub const BODY_SIZE: usize = 128;
 /// Bytes of one context image (224 x 224 x 3, RGB, row-major).
-pub const CONTEXT_BYTES: usize = CONTEXT_SIZE * CONTEXT_SIZE * 3;
+pub const CONTEXT_BYTES: usize = CONTEXT_SIZE.rgb_bytes();
 /// Bytes of one body image (128 x 128 x 3).
-pub const BODY_BYTES: usize = BODY_SIZE * BODY_SIZE * 3;
+pub const BODY_BYTES: usize = BODY_SIZE.rgb_bytes();
 /// The three splits.
 pub const SPLITS: [&str; 3] = ["train", "val", "test"];

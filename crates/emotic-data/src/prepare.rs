@@ -44,7 +44,7 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 
 /// The reference's context: the whole image resized to 224x224 (INTER_LINEAR).
 pub fn context_of(img: &RgbImage, path: &Path) -> Result<Vec<u8>> {
-    let ctx = resize_rgb(img, CONTEXT_SIZE as u32, CONTEXT_SIZE as u32).map_err(|source| {
+    let ctx = resize_rgb(img, CONTEXT_SIZE.width, CONTEXT_SIZE.height).map_err(|source| {
         Error::ImageOps {
             path: path.display().to_string(),
             source,
@@ -72,7 +72,7 @@ pub fn body_of(img: &RgbImage, bbox: [u32; 4], path: &Path) -> Result<Option<Vec
     };
     let crop = crop_rgb(img, rect).map_err(map)?;
     Ok(Some(
-        resize_rgb(&crop, BODY_SIZE as u32, BODY_SIZE as u32)
+        resize_rgb(&crop, BODY_SIZE.width, BODY_SIZE.height)
             .map_err(map)?
             .into_raw(),
     ))

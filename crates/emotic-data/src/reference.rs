@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use emotic_weights::npy::{self, NpyElement};
 
 use crate::dataset::{Dataset, Provenance, multi_hot};
-use crate::pylit::{PyValue, float_list_repr, int_list_repr, parse_list, str_list_repr};
-use crate::{BODY_SIZE, CATEGORIES, CONTEXT_SIZE, Error, Result};
+use crate::{BODY_SIZE, CATEGORIES, CONTEXT_SIZE, Error, ImageSize, Result};
+use emotic_weights::pylit::{PyValue, float_list_repr, int_list_repr, parse_list, str_list_repr};
 
 /// The CSV header, exactly.
 pub const CSV_HEADER: [&str; 9] = [
@@ -196,7 +196,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provenance>> {
     Ok(out)
 }
 
-/// A memory-mapped u8 `.npy` image array of shape (N, size, size, 3).
+/// A memory-mapped u8 `.npy` image array of shape (N, height, width, 3).
 pub struct NpyImages {
     map: Option<memmap2::Mmap>,
     offset: usize,
@@ -207,8 +207,9 @@ pub struct NpyImages {
 }
 
 impl NpyImages {
-    /// Opens and checks `path`: dtype uint8, C order, shape (N, size, size, 3).
-    pub fn open(path: &Path, size: usize) -> Result<Self> {
+    /// Opens and checks `path`: dtype uint8, C order, shape (N, height, width, 3).
+    pub fn open(path: &Path, size: ImageSize) -> Result<Self> {
+        let [height, width, _] = size.hwc();
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let header =
             npy::read_header(&mut file).map_err(|e| Error::invalid(path, e.to_string()))?;
@@ -216,12 +217,12 @@ impl NpyImages {
         if header.dtype.element != NpyElement::U8
             || header.fortran_order
             || shape.len() != 4
-            || shape[1..] != [size, size, 3]
+            || shape[1..] != size.hwc()
         {
             return Err(Error::invalid(
                 path,
                 format!(
-                    "expected a C-order uint8 array of shape (N, {size}, {size}, 3), found {:?} {:?}{}",
+                    "expected a C-order uint8 array of shape (N, {height}, {width}, 3), found {:?} {:?}{}",
                     header.dtype.element,
                     shape,
                     if header.fortran_order {
@@ -259,7 +260,7 @@ impl NpyImages {
             map,
             offset,
             count: shape[0],
-            image_bytes: size * size * 3,
+            image_bytes: size.rgb_bytes(),
         })
     }
 
@@ -394,16 +395,16 @@ pub fn export_split(dataset: &Dataset, dir: &Path, split: &str) -> Result<Refere
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let paths = ReferencePaths::new(dir, split);
     let n = dataset.len();
+    let images = |size: ImageSize| {
+        let [h, w, c] = size.hwc();
+        [n, h, w, c]
+    };
     npy::write_u8(
         &paths.context,
-        &[n, CONTEXT_SIZE, CONTEXT_SIZE, 3],
+        &images(CONTEXT_SIZE),
         dataset.context_bytes(),
     )?;
-    npy::write_u8(
-        &paths.body,
-        &[n, BODY_SIZE, BODY_SIZE, 3],
-        dataset.body_bytes(),
-    )?;
+    npy::write_u8(&paths.body, &images(BODY_SIZE), dataset.body_bytes())?;
     // float64 like the reference's np.array of Python floats.
     let cat: Vec<f64> = dataset
         .provenance()

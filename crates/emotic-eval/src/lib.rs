@@ -16,38 +16,8 @@ pub mod report;
 
 pub use report::{CategoryScore, EvalReport, VadScore};
 
-/// The 26 EMOTIC emotion categories in the reference index order.
-pub const CATEGORIES: [&str; 26] = [
-    "Affection",
-    "Anger",
-    "Annoyance",
-    "Anticipation",
-    "Aversion",
-    "Confidence",
-    "Disapproval",
-    "Disconnection",
-    "Disquietment",
-    "Doubt/Confusion",
-    "Embarrassment",
-    "Engagement",
-    "Esteem",
-    "Excitement",
-    "Fatigue",
-    "Fear",
-    "Happiness",
-    "Pain",
-    "Peace",
-    "Pleasure",
-    "Sadness",
-    "Sensitivity",
-    "Suffering",
-    "Surprise",
-    "Sympathy",
-    "Yearning",
-];
-
-/// The continuous dimensions in the reference order.
-pub const VAD_NAMES: [&str; 3] = ["Valence", "Arousal", "Dominance"];
+// The category and VAD names are the model's; they are defined once, in `emotic-spec`.
+pub use emotic_spec::{CATEGORIES, VAD_NAMES};
 
 /// What can go wrong while scoring.
 #[derive(Debug, thiserror::Error)]

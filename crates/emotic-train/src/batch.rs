@@ -2,12 +2,13 @@
 //! the EMOTIC statistics into CHW `f32`, targets as the reference's (`cat`, `VAD / 10`).
 
 use burn::tensor::{Device, Tensor, TensorData};
-use emotic::emotion::{BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE};
 use emotic::imageops::normalize_hwc_u8;
 use emotic_data::dataset::Dataset;
+use emotic_spec::{
+    BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE, NUM_CATEGORIES, NUM_VAD, VAD_SCALE,
+};
 
 use crate::augment::{AugmentConfig, augment};
-use crate::model::head::{NUM_CATEGORIES, NUM_VAD};
 use crate::rng::Rng;
 use crate::{Error, Result};
 
@@ -48,8 +49,8 @@ pub fn make_batch(
     augment_with: Option<(&AugmentConfig, &mut Rng)>,
 ) -> Result<HostBatch> {
     let n = indices.len();
-    let (cw, ch) = (CONTEXT_SIZE.0 as usize, CONTEXT_SIZE.1 as usize);
-    let (bw, bh) = (BODY_SIZE.0 as usize, BODY_SIZE.1 as usize);
+    let [ch, cw, _] = CONTEXT_SIZE.hwc();
+    let [bh, bw, _] = BODY_SIZE.hwc();
     let mut batch = HostBatch {
         len: n,
         context: Vec::with_capacity(n * 3 * cw * ch),
@@ -76,7 +77,7 @@ pub fn make_batch(
         normalize_hwc_u8(&context, &CONTEXT_NORM, &mut batch.context);
         normalize_hwc_u8(&body, &BODY_NORM, &mut batch.body);
         batch.cat.extend_from_slice(&record.cat);
-        batch.cont.extend(record.vad.iter().map(|v| v / 10.0));
+        batch.cont.extend(record.vad.iter().map(|v| v / VAD_SCALE));
         batch.vad.extend_from_slice(&record.vad);
     }
     Ok(batch)
@@ -87,8 +88,8 @@ impl HostBatch {
     #[must_use]
     pub fn to_device(&self, device: &Device) -> DeviceBatch {
         let n = self.len;
-        let (cw, ch) = (CONTEXT_SIZE.0 as usize, CONTEXT_SIZE.1 as usize);
-        let (bw, bh) = (BODY_SIZE.0 as usize, BODY_SIZE.1 as usize);
+        let [ch, cw, _] = CONTEXT_SIZE.hwc();
+        let [bh, bw, _] = BODY_SIZE.hwc();
         DeviceBatch {
             context: Tensor::from_data(
                 TensorData::new(self.context.clone(), [n, 3, ch, cw]),

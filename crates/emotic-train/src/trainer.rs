@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use emotic::emotion::{NUM_CATEGORIES, write_bundle};
+use emotic::emotion::write_bundle;
 use emotic_data::dataset::Dataset;
 use emotic_eval::{EvalReport, Matrix, evaluate};
+use emotic_spec::NUM_CATEGORIES;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::adam::{Adam, AdamConfig};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use emotic_train::model::resnet::torchvision_keys;
+use emotic_spec::weight_keys::to_torchvision as torchvision_keys;
 use emotic_train::model::{EmoticNet, ResNet};
 use emotic_train::rng::Rng;
 use emotic_train::trainer::device_for;
@@ -33,7 +33,7 @@ fn reference_pickles_load_and_save_back_the_same_tensors() {
         ("model_body1.pth", model.body.state_dict().expect("body")),
     ] {
         let original =
-            torchvision_keys(&emotic_train::model::read_tensors(&fixture(file)).expect("read"));
+            torchvision_keys(emotic_train::model::read_tensors(&fixture(file)).expect("read"));
         assert_eq!(
             original.keys().collect::<Vec<_>>(),
             saved.keys().collect::<Vec<_>>(),
@@ -53,7 +53,7 @@ fn reference_pickles_load_and_save_back_the_same_tensors() {
 #[test]
 fn places365_style_state_dicts_drop_module_prefix_and_classifier() {
     let sd = emotic_train::model::read_tensors(&fixture("model_body1.pth")).expect("read");
-    let mut places = torchvision_keys(&sd)
+    let mut places = torchvision_keys(sd)
         .into_iter()
         .map(|(k, v)| (format!("module.{k}"), v))
         .collect::<std::collections::BTreeMap<_, _>>();

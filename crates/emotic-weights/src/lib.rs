@@ -7,6 +7,7 @@
 //! | [`pickle`] | the safe pickle interpreter underneath [`torch`]: no code execution, bounded; a protocol-2 writer | [`pickle::from_slice`], [`pickle::from_prefix`], [`pickle::Value`], [`pickle::Limits`], [`pickle::to_vec`] of a [`pickle::Py`] tree |
 //! | [`safetensors`] | `.safetensors` (F16/BF16/F32/F64/I64/I32/I16/I8/U8/BOOL) in, F32 out (atomic) | [`safetensors::read_safetensors_file`], [`safetensors::write_safetensors`], [`safetensors::write_safetensors_to`] |
 //! | [`npy`] | NumPy `.npy` v1–v3, all common dtypes, either byte order, Fortran order transposed | [`npy::read_npy_file`], [`npy::read_npy`], [`npy::read_header`] (for memory-mapping), [`npy::write_f32`]/[`npy::write_f64`]/[`npy::write_u8`] (atomic) and their `_to` writer forms |
+//! | [`pylit`] | Python list and dict literals (the reference CSV's `str(list)`, Ultralytics' `names`) and Python's `repr` of floats and strings | [`pylit::parse_list`], [`pylit::parse_dict`], [`pylit::float_repr`], [`pylit::str_repr`] |
 //!
 //! How [`load_checkpoint`] picks the model in a `torch.save` file:
 //! * a whole module at the root: its parameters and persistent buffers, named like
@@ -26,6 +27,7 @@ mod error;
 mod fsutil;
 pub mod npy;
 pub mod pickle;
+pub mod pylit;
 pub mod safetensors;
 pub mod tensor;
 pub mod torch;

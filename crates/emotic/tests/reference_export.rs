@@ -68,7 +68,8 @@ fn exported_modules_load_like_torch_written_ones() -> anyhow::Result<()> {
     // The loading path of real reference checkpoints: load_checkpoint + the part checks.
     let back = EmotionWeights::from_reference_dir(&out)?;
     assert_same_weights(&back, &weights, false);
-    assert_eq!(back.context["1.num_batches_tracked"].dtype, DType::I64);
+    // Loaded weights carry torchvision keys (the reference's `1.*` is `bn1.*`).
+    assert_eq!(back.context["bn1.num_batches_tracked"].dtype, DType::I64);
     for (file, class) in [
         (
             "model_context1.pth",
@@ -143,6 +144,8 @@ fn bundle_export_writes_the_reference_files_and_never_replaces() -> anyhow::Resu
 #[test]
 fn torchvision_keys_are_placed_in_the_reference_layout() -> anyhow::Result<()> {
     let weights = fixture();
+    // The file's own keys (the reference layout), before the conversion at load.
+    let reference_body = emotic_weights::load_checkpoint(&small("model_body1.pth"))?.tensors;
     let rename = |key: &str| -> String {
         let (head, rest) = key.split_once('.').unwrap();
         let new = match head {
@@ -153,8 +156,7 @@ fn torchvision_keys_are_placed_in_the_reference_layout() -> anyhow::Result<()> {
         format!("{new}.{rest}")
     };
     let mut tv = weights.clone();
-    tv.body = weights
-        .body
+    tv.body = reference_body
         .iter()
         .map(|(k, t)| (rename(k), t.clone()))
         .collect();
@@ -167,6 +169,11 @@ fn torchvision_keys_are_placed_in_the_reference_layout() -> anyhow::Result<()> {
     assert!(tv.body.contains_key("layer4.1.bn2.running_var"));
     let dir = tempfile::tempdir()?;
     write_reference_dir(&tv, dir.path(), false)?;
+    let written = emotic_weights::load_checkpoint(&dir.path().join("model_body1.pth"))?.tensors;
+    assert_eq!(
+        written.keys().collect::<Vec<_>>(),
+        reference_body.keys().collect::<Vec<_>>()
+    );
     assert_same_weights(
         &EmotionWeights::from_reference_dir(dir.path())?,
         &weights,
@@ -190,7 +197,7 @@ fn weights_without_the_reference_structure_write_nothing() {
         .insert("9.weight".into(), Tensor::from_f32(vec![1], vec![1.0]));
     expect_err(&extra, "context stream: tensor `9.weight` has no place");
     let mut missing = fixture();
-    missing.body.remove("6.1.bn2.running_var");
+    missing.body.remove("layer3.1.bn2.running_var"); // `6.1.*` in the reference's file
     expect_err(
         &missing,
         "body stream: missing tensor `6.1.bn2.running_var`",

@@ -140,8 +140,8 @@ fn infer(
         .with_context(|| format!("loading the model {}", model_path.display()))?;
     let labels = load(data, None)?;
     let ds = Dataset::open(data).with_context(|| format!("opening {}", data.display()))?;
-    let image = |bytes: &[u8], side: u32| {
-        image::RgbImage::from_raw(side, side, bytes.to_vec())
+    let image = |bytes: &[u8], size: emotic_data::ImageSize| {
+        image::RgbImage::from_raw(size.width, size.height, bytes.to_vec())
             .with_context(|| format!("{}: image of the wrong size", data.display()))
     };
     let (mut cat, mut vad) = (
@@ -152,8 +152,8 @@ fn infer(
     let bar = indicatif::ProgressBar::new(ds.len() as u64);
     for i in 0..ds.len() {
         let r = ds.get(i).context("record index")?;
-        let context = image(r.context, emotic_data::CONTEXT_SIZE as u32)?;
-        let body = image(r.body, emotic_data::BODY_SIZE as u32)?;
+        let context = image(r.context, emotic_data::CONTEXT_SIZE)?;
+        let body = image(r.body, emotic_data::BODY_SIZE)?;
         let out = model.predict_preprocessed(&context, std::slice::from_ref(&body))?;
         let person = out
             .persons

@@ -12,10 +12,8 @@ use super::layers::{BatchNorm, Linear, MapParams, ParamMapper, get};
 use crate::rng::Rng;
 use crate::{Error, Result};
 
-/// Number of emotion categories.
-pub const NUM_CATEGORIES: usize = 26;
-/// Valence, arousal, dominance.
-pub const NUM_VAD: usize = 3;
+// Output widths are the model's facts, defined once in `emotic-spec`.
+pub use emotic_spec::{NUM_CATEGORIES, NUM_VAD};
 /// The head's hidden width.
 pub const HIDDEN: usize = 256;
 

@@ -1,7 +1,8 @@
 //! torchvision's ResNet18 without `fc` (a feature stream of the EMOTIC model): `conv1` 7x7/2 →
 //! `bn1` → ReLU → maxpool 3/2 → `layer1..layer4` of BasicBlocks → global average pool → `[N, C]`.
 //!
-//! Field names are the torchvision state-dict keys. Widths and block counts come from the
+//! Field names are the torchvision state-dict keys, the one convention (`emotic_spec::weight_keys`
+//! converts other layouts when a state dict is loaded). Widths and block counts come from the
 //! loaded tensors, so the reduced-width test models load like the real one.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
+use emotic_spec::weight_keys;
 use emotic_weights::Tensor as WTensor;
 
 use super::layers::{BatchNorm, Conv2d, MapParams, ParamMapper, get};
@@ -177,38 +179,6 @@ fn out_channels(sd: &BTreeMap<String, WTensor>, key: &str) -> Result<usize> {
     }
 }
 
-/// Rewrites a ResNet state dict to torchvision keys: accepts torchvision's own keys, the
-/// reference's `nn.Sequential(*children[:-1])` keys (`0.weight`, `4.0.conv1.weight`) and
-/// `module.`-prefixed ones (DataParallel, Places365); drops `fc.*` (the 1000/365-class
-/// classifier the EMOTIC streams remove).
-pub fn torchvision_keys(sd: &BTreeMap<String, WTensor>) -> BTreeMap<String, WTensor> {
-    let sequential = !sd.contains_key("conv1.weight") && sd.contains_key("0.weight");
-    let mut out = BTreeMap::new();
-    for (key, t) in sd {
-        let key = key.strip_prefix("module.").unwrap_or(key);
-        let renamed = if sequential {
-            let (head, rest) = key.split_once('.').unwrap_or((key, ""));
-            let new_head = match head {
-                "0" => "conv1",
-                "1" => "bn1",
-                "4" => "layer1",
-                "5" => "layer2",
-                "6" => "layer3",
-                "7" => "layer4",
-                _ => continue,
-            };
-            format!("{new_head}.{rest}")
-        } else {
-            key.to_string()
-        };
-        if renamed.starts_with("fc.") {
-            continue;
-        }
-        out.insert(renamed, t.clone());
-    }
-    out
-}
-
 impl ResNet {
     /// A randomly initialised ResNet18 (torchvision's initialisation) with the given widths.
     pub fn init(widths: [usize; 4], blocks: [usize; 4], rng: &mut Rng, device: &Device) -> Self {
@@ -238,9 +208,10 @@ impl ResNet {
         }
     }
 
-    /// Loads a state dict in any accepted layout (see [`torchvision_keys`]).
+    /// Loads a state dict in any layout [`weight_keys::to_torchvision`] converts (torchvision,
+    /// the reference's `nn.Sequential`, `module.`-prefixed as Places365's); `fc.*` is dropped.
     pub fn load(sd: &BTreeMap<String, WTensor>, device: &Device) -> Result<Self> {
-        let sd = torchvision_keys(sd);
+        let sd = weight_keys::to_torchvision(sd.clone());
         let c0 = out_channels(&sd, "conv1.weight")?;
         let conv1 = Conv2d::load(&sd, "conv1.", [c0, 3, 7, 7], 2, 3, device)?;
         let bn1 = BatchNorm::load(&sd, "bn1.", c0, device)?;

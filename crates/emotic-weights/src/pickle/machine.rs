@@ -5,8 +5,9 @@
 //! The arena is turned into an owned [`Value`] tree only at `STOP`.
 
 use super::literals::{
-    decimal_to_long, decode_raw_unicode_escape, long_from_le, op_name, unquote_py2_string,
+    decimal_to_long, decode_raw_unicode_escape, long_from_le, unquote_py2_string,
 };
+use super::opcodes as op;
 use super::{Limits, Value};
 use crate::error::format_err;
 use crate::{Error, Result};
@@ -74,7 +75,7 @@ impl<'a> Machine<'a> {
         format_err!(
             "pickle opcode 0x{:02x} ({}) at offset {}: {msg}",
             self.op,
-            op_name(self.op),
+            op::name(self.op),
             self.op_start
         )
     }
@@ -83,7 +84,7 @@ impl<'a> Machine<'a> {
         Error::Limit(format!(
             "pickle opcode 0x{:02x} ({}) at offset {}: {msg}",
             self.op,
-            op_name(self.op),
+            op::name(self.op),
             self.op_start
         ))
     }
@@ -161,7 +162,7 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| {
                 format_err!(
                     "pickle truncated: opcode {} at offset {} needs {n} bytes, {} left",
-                    op_name(self.op),
+                    op::name(self.op),
                     self.op_start,
                     self.data.len() - self.pos
                 )
@@ -252,7 +253,7 @@ impl<'a> Machine<'a> {
             self.op_start = self.pos;
             self.op = 0;
             self.op = self.u8()?;
-            if self.op == b'.' {
+            if self.op == op::STOP {
                 let id = self.pop()?;
                 let value = super::reduce::materialize(&self, id)?;
                 return Ok((value, self.pos));
@@ -264,48 +265,48 @@ impl<'a> Machine<'a> {
     #[allow(clippy::too_many_lines)] // one arm per opcode reads best as a single match
     fn step(&mut self) -> Result<()> {
         match self.op {
-            0x80 => {
+            op::PROTO => {
                 let version = self.u8()?;
                 if version > 5 {
                     return Err(self.err(format!("unsupported protocol {version}")));
                 }
             }
-            0x95 => {
+            op::FRAME => {
                 self.take(8)?; // FRAME length: framing is irrelevant when the whole input is here
             }
-            b'(' => {
+            op::MARK => {
                 if self.stack.len() + self.marks.len() >= self.limits.max_stack {
                     return Err(self.limit("too many MARKs"));
                 }
                 self.marks.push(self.stack.len());
             }
-            b'0' => {
+            op::POP => {
                 self.pop()?;
             }
-            b'1' => {
+            op::POP_MARK => {
                 self.pop_mark()?;
             }
-            b'2' => {
+            op::DUP => {
                 let id = self.top()?;
                 self.push(id)?;
             }
-            b'N' => self.push_new(Node::Leaf(Value::None))?,
-            0x88 => self.push_new(Node::Leaf(Value::Bool(true)))?,
-            0x89 => self.push_new(Node::Leaf(Value::Bool(false)))?,
-            b'J' => {
+            op::NONE => self.push_new(Node::Leaf(Value::None))?,
+            op::NEWTRUE => self.push_new(Node::Leaf(Value::Bool(true)))?,
+            op::NEWFALSE => self.push_new(Node::Leaf(Value::Bool(false)))?,
+            op::BININT => {
                 let v = i32::from_le_bytes(self.array()?);
                 self.push_new(Node::Leaf(Value::Int(i64::from(v))))?;
             }
-            b'K' => {
+            op::BININT1 => {
                 let v = self.u8()?;
                 self.push_new(Node::Leaf(Value::Int(i64::from(v))))?;
             }
-            b'M' => {
+            op::BININT2 => {
                 let v = u16::from_le_bytes(self.array()?);
                 self.push_new(Node::Leaf(Value::Int(i64::from(v))))?;
             }
-            0x8a | 0x8b => {
-                let n = if self.op == 0x8a {
+            op::LONG1 | op::LONG4 => {
+                let n = if self.op == op::LONG1 {
                     usize::from(self.u8()?)
                 } else {
                     self.u32_len()?
@@ -313,7 +314,7 @@ impl<'a> Machine<'a> {
                 let bytes = self.payload(n)?;
                 self.push_new(Node::Leaf(long_from_le(bytes)))?;
             }
-            b'I' => {
+            op::INT => {
                 let line = self.line()?;
                 let v = match line {
                     "00" => Value::Bool(false),
@@ -322,7 +323,7 @@ impl<'a> Machine<'a> {
                 };
                 self.push_new(Node::Leaf(v))?;
             }
-            b'L' => {
+            op::LONG => {
                 let line = self.line()?;
                 let digits = line.trim().trim_end_matches('L');
                 if digits.len() > self.limits.max_string_len {
@@ -334,28 +335,28 @@ impl<'a> Machine<'a> {
                 };
                 self.push_new(Node::Leaf(v))?;
             }
-            b'F' => {
+            op::FLOAT => {
                 let line = self.line()?;
                 let v = line.trim().parse().map_err(|_| self.err("bad FLOAT"))?;
                 self.push_new(Node::Leaf(Value::Float(v)))?;
             }
-            b'G' => {
+            op::BINFLOAT => {
                 let v = f64::from_be_bytes(self.array()?);
                 self.push_new(Node::Leaf(Value::Float(v)))?;
             }
-            b'S' => {
+            op::STRING => {
                 let line = self.line()?;
                 let s = unquote_py2_string(line).ok_or_else(|| self.err("bad STRING literal"))?;
                 self.push_new(Node::Leaf(Value::String(s)))?;
             }
-            b'V' => {
+            op::UNICODE => {
                 let line = self.line()?;
                 let s = decode_raw_unicode_escape(line);
                 self.push_new(Node::Leaf(Value::String(s)))?;
             }
-            b'T' | b'U' => {
+            op::BINSTRING | op::SHORT_BINSTRING => {
                 // Python 2 `str`: decoded as latin-1 like torch.load(encoding='latin1').
-                let n = if self.op == b'U' {
+                let n = if self.op == op::SHORT_BINSTRING {
                     usize::from(self.u8()?)
                 } else {
                     self.u32_len()?
@@ -364,43 +365,43 @@ impl<'a> Machine<'a> {
                 let s = bytes.iter().map(|&b| char::from(b)).collect();
                 self.push_new(Node::Leaf(Value::String(s)))?;
             }
-            b'X' | 0x8c | 0x8d => {
+            op::BINUNICODE | op::SHORT_BINUNICODE | op::BINUNICODE8 => {
                 let n = match self.op {
-                    0x8c => usize::from(self.u8()?),
-                    b'X' => self.u32_len()?,
+                    op::SHORT_BINUNICODE => usize::from(self.u8()?),
+                    op::BINUNICODE => self.u32_len()?,
                     _ => self.u64_len()?,
                 };
                 let bytes = self.payload(n)?;
                 let s = String::from_utf8_lossy(bytes).into_owned();
                 self.push_new(Node::Leaf(Value::String(s)))?;
             }
-            b'B' | b'C' | 0x8e | 0x96 => {
+            op::BINBYTES | op::SHORT_BINBYTES | op::BINBYTES8 | op::BYTEARRAY8 => {
                 let n = match self.op {
-                    b'C' => usize::from(self.u8()?),
-                    b'B' => self.u32_len()?,
+                    op::SHORT_BINBYTES => usize::from(self.u8()?),
+                    op::BINBYTES => self.u32_len()?,
                     _ => self.u64_len()?,
                 };
                 let bytes = self.payload(n)?.to_vec();
                 self.push_new(Node::Leaf(Value::Bytes(bytes)))?;
             }
-            b']' => self.push_new(Node::List(Vec::new()))?,
-            b'}' => self.push_new(Node::Dict(Vec::new()))?,
-            b')' => self.push_new(Node::Tuple(Vec::new()))?,
-            0x8f => self.push_new(Node::Set(Vec::new()))?,
-            b'l' => {
+            op::EMPTY_LIST => self.push_new(Node::List(Vec::new()))?,
+            op::EMPTY_DICT => self.push_new(Node::Dict(Vec::new()))?,
+            op::EMPTY_TUPLE => self.push_new(Node::Tuple(Vec::new()))?,
+            op::EMPTY_SET => self.push_new(Node::Set(Vec::new()))?,
+            op::LIST => {
                 let items = self.pop_mark()?;
                 self.push_new(Node::List(items))?;
             }
-            b't' => {
+            op::TUPLE => {
                 let items = self.pop_mark()?;
                 self.push_new(Node::Tuple(items))?;
             }
-            0x91 => {
+            op::FROZENSET => {
                 let items = self.pop_mark()?;
                 self.push_new(Node::Set(items))?;
             }
-            0x85..=0x87 => {
-                let n = usize::from(self.op - 0x84);
+            op::TUPLE1..=op::TUPLE3 => {
+                let n = usize::from(self.op - op::TUPLE1) + 1;
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
                     items.push(self.pop()?);
@@ -408,22 +409,22 @@ impl<'a> Machine<'a> {
                 items.reverse();
                 self.push_new(Node::Tuple(items))?;
             }
-            b'd' => {
+            op::DICT => {
                 let items = self.pop_mark()?;
                 let pairs = self.pairs(&items)?;
                 self.push_new(Node::Dict(pairs))?;
             }
-            b'a' => {
+            op::APPEND => {
                 let item = self.pop()?;
                 let target = self.top()?;
                 self.extend_list(target, vec![item])?;
             }
-            b'e' => {
+            op::APPENDS => {
                 let items = self.pop_mark()?;
                 let target = self.top()?;
                 self.extend_list(target, items)?;
             }
-            0x90 => {
+            op::ADDITEMS => {
                 let items = self.pop_mark()?;
                 let target = self.top()?;
                 self.charge(items.len())?;
@@ -432,19 +433,19 @@ impl<'a> Machine<'a> {
                     _ => return Err(self.err("ADDITEMS target is not a set")),
                 }
             }
-            b's' => {
+            op::SETITEM => {
                 let value = self.pop()?;
                 let key = self.pop()?;
                 let target = self.top()?;
                 self.extend_dict(target, vec![(key, value)])?;
             }
-            b'u' => {
+            op::SETITEMS => {
                 let items = self.pop_mark()?;
                 let pairs = self.pairs(&items)?;
                 let target = self.top()?;
                 self.extend_dict(target, pairs)?;
             }
-            b'p' => {
+            op::PUT => {
                 let key = self
                     .line()?
                     .trim()
@@ -452,19 +453,19 @@ impl<'a> Machine<'a> {
                     .map_err(|_| self.err("bad PUT key"))?;
                 self.memo_put(key)?;
             }
-            b'q' => {
+            op::BINPUT => {
                 let key = self.u8()?;
                 self.memo_put(u64::from(key))?;
             }
-            b'r' => {
+            op::LONG_BINPUT => {
                 let key = u32::from_le_bytes(self.array()?);
                 self.memo_put(u64::from(key))?;
             }
-            0x94 => {
+            op::MEMOIZE => {
                 let key = self.memo.len() as u64;
                 self.memo_put(key)?;
             }
-            b'g' => {
+            op::GET => {
                 let key = self
                     .line()?
                     .trim()
@@ -472,20 +473,20 @@ impl<'a> Machine<'a> {
                     .map_err(|_| self.err("bad GET key"))?;
                 self.memo_get(key)?;
             }
-            b'h' => {
+            op::BINGET => {
                 let key = self.u8()?;
                 self.memo_get(u64::from(key))?;
             }
-            b'j' => {
+            op::LONG_BINGET => {
                 let key = u32::from_le_bytes(self.array()?);
                 self.memo_get(u64::from(key))?;
             }
-            b'c' => {
+            op::GLOBAL => {
                 let module = self.line()?.to_owned();
                 let name = self.line()?.to_owned();
                 self.push_new(Node::Leaf(Value::Global { module, name }))?;
             }
-            0x93 => {
+            op::STACK_GLOBAL => {
                 let name = self.pop()?;
                 let module = self.pop()?;
                 let (Some(module), Some(name)) = (self.str_of(module), self.str_of(name)) else {
@@ -494,30 +495,30 @@ impl<'a> Machine<'a> {
                 let (module, name) = (module.to_owned(), name.to_owned());
                 self.push_new(Node::Leaf(Value::Global { module, name }))?;
             }
-            b'P' => {
+            op::PERSID => {
                 let pid = self.line()?.to_owned();
                 let pid = self.leaf(Value::String(pid))?;
                 self.push_new(Node::PersId(pid))?;
             }
-            b'Q' => {
+            op::BINPERSID => {
                 let pid = self.pop()?;
                 self.push_new(Node::PersId(pid))?;
             }
-            b'R' => {
+            op::REDUCE => {
                 let args = self.pop()?;
                 let callable = self.pop()?;
                 let args = self.tuple_items(args)?;
                 let id = self.call(callable, args)?;
                 self.push(id)?;
             }
-            0x81 => {
+            op::NEWOBJ => {
                 let args = self.pop()?;
                 let class = self.pop()?;
                 let args = self.tuple_items(args)?;
                 let id = self.call(class, args)?;
                 self.push(id)?;
             }
-            0x92 => {
+            op::NEWOBJ_EX => {
                 let _kwargs = self.pop()?;
                 let args = self.pop()?;
                 let class = self.pop()?;
@@ -525,7 +526,7 @@ impl<'a> Machine<'a> {
                 let id = self.call(class, args)?;
                 self.push(id)?;
             }
-            b'i' => {
+            op::INST => {
                 let module = self.line()?.to_owned();
                 let name = self.line()?.to_owned();
                 let args = self.pop_mark()?;
@@ -533,7 +534,7 @@ impl<'a> Machine<'a> {
                 let id = self.call(class, args)?;
                 self.push(id)?;
             }
-            b'o' => {
+            op::OBJ => {
                 let mut items = self.pop_mark()?;
                 if items.is_empty() {
                     return Err(self.err("OBJ without a class"));
@@ -542,16 +543,16 @@ impl<'a> Machine<'a> {
                 let id = self.call(class, items)?;
                 self.push(id)?;
             }
-            b'b' => {
+            op::BUILD => {
                 let state = self.pop()?;
                 let target = self.top()?;
                 self.build(target, state)?;
             }
-            op => {
+            byte => {
                 return Err(self.err(format!(
-                    "opcode 0x{op:02x} ({}) not allowed (extension registry, out-of-band \
+                    "opcode 0x{byte:02x} ({}) not allowed (extension registry, out-of-band \
                      buffers and unknown opcodes are not supported)",
-                    op_name(op)
+                    op::name(byte)
                 )));
             }
         }

@@ -20,6 +20,7 @@
 
 mod literals;
 mod machine;
+pub(crate) mod opcodes;
 mod reduce;
 mod write;
 

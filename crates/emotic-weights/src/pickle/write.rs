@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use super::opcodes as op;
 use crate::{Error, Result};
 
 /// Deepest nesting written: the reader's default `Limits::max_depth`, so whatever is written
@@ -122,38 +123,6 @@ pub fn to_vec(value: &Py) -> Result<Vec<u8>> {
     w.value(value, 0)?;
     w.out.push(op::STOP);
     Ok(w.out)
-}
-
-/// The opcodes written (names as in CPython's `pickletools`).
-mod op {
-    pub const PROTO: u8 = 0x80;
-    pub const STOP: u8 = b'.';
-    pub const NONE: u8 = b'N';
-    pub const NEWTRUE: u8 = 0x88;
-    pub const NEWFALSE: u8 = 0x89;
-    pub const BININT: u8 = b'J';
-    pub const BININT1: u8 = b'K';
-    pub const BININT2: u8 = b'M';
-    pub const LONG1: u8 = 0x8a;
-    pub const BINFLOAT: u8 = b'G';
-    pub const BINUNICODE: u8 = b'X';
-    pub const MARK: u8 = b'(';
-    pub const EMPTY_TUPLE: u8 = b')';
-    pub const TUPLE1: u8 = 0x85;
-    pub const TUPLE: u8 = b't';
-    pub const EMPTY_LIST: u8 = b']';
-    pub const APPENDS: u8 = b'e';
-    pub const EMPTY_DICT: u8 = b'}';
-    pub const SETITEMS: u8 = b'u';
-    pub const GLOBAL: u8 = b'c';
-    pub const REDUCE: u8 = b'R';
-    pub const NEWOBJ: u8 = 0x81;
-    pub const BUILD: u8 = b'b';
-    pub const BINPERSID: u8 = b'Q';
-    pub const BINPUT: u8 = b'q';
-    pub const LONG_BINPUT: u8 = b'r';
-    pub const BINGET: u8 = b'h';
-    pub const LONG_BINGET: u8 = b'j';
 }
 
 /// Memo keys: only immutable values are shared (see the module documentation).

@@ -5,7 +5,7 @@
 use super::StorageSource;
 use super::storage::{StorageId, dtype_size, parse_storage_pid};
 use crate::error::format_err;
-use crate::pickle::{self, Limits, Value};
+use crate::pickle::{self, Limits, Value, opcodes};
 use crate::{DType, Error, Result};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -17,8 +17,8 @@ const PROTOCOL_VERSION: i64 = 1001;
 /// True when `bytes` start with the pickled legacy magic number (`PROTO 2, LONG1 10 <magic>`).
 pub(crate) fn is_legacy(bytes: &[u8]) -> bool {
     bytes.len() >= 14
-        && bytes[0] == 0x80
-        && bytes[2] == 0x8a
+        && bytes[0] == opcodes::PROTO
+        && bytes[2] == opcodes::LONG1
         && bytes[3] == 10
         && bytes[4..14] == MAGIC_LE
 }

@@ -2,15 +2,16 @@
 //! body 128x128): `conv1` 7x7/2 → `bn1` → ReLU → maxpool 3/2 → `layer1..4` of BasicBlocks →
 //! global average pool → `[N, C]`.
 //!
-//! Two key layouts are accepted: torchvision's (`conv1.weight`, `bn1.*`,
-//! `layer1.0.conv1.weight`, `layer1.0.downsample.{0,1}.*`; `fc.*` is ignored) and the EMOTIC
-//! reference's `nn.Sequential(*children[:-1])` (`0.weight`, `1.*`, `4.0.conv1.weight` for
-//! layer1 ... `7.*` for layer4). Channel counts and the number of blocks per stage come from
-//! the tensors, so narrower test models in the same layout work too (and ResNet34 would).
+//! The graph reads torchvision's keys (`conv1.weight`, `bn1.*`, `layer1.0.conv1.weight`,
+//! `layer1.0.downsample.{0,1}.*`). A state dict in another layout (the EMOTIC reference's
+//! `nn.Sequential`, a `module.` prefix) is converted by [`weight_keys::to_torchvision`] first,
+//! the one place key names are translated. Channel counts and the number of blocks per stage
+//! come from the tensors, so narrower test models work too (and ResNet34 would).
 
 use std::collections::BTreeMap;
 
 use emotic_onnx::{Conv2dParams, Dim, ElemType, GraphBuilder};
+use emotic_spec::weight_keys;
 use emotic_weights::Tensor;
 
 use crate::arch::{PRODUCER, Params};
@@ -22,36 +23,6 @@ pub const RESNET_BN_EPS: f64 = 1e-5;
 pub const INPUT_NAME: &str = "images";
 /// Name of the graph output, `[N, C]` (512 for ResNet18).
 pub const OUTPUT_NAME: &str = "features";
-
-/// Where each part of the network lives in the state dict.
-struct Layout {
-    conv1: &'static str,
-    bn1: &'static str,
-    layers: [&'static str; 4],
-}
-
-const TORCHVISION: Layout = Layout {
-    conv1: "conv1",
-    bn1: "bn1",
-    layers: ["layer1", "layer2", "layer3", "layer4"],
-};
-const SEQUENTIAL: Layout = Layout {
-    conv1: "0",
-    bn1: "1",
-    layers: ["4", "5", "6", "7"],
-};
-
-fn layout(p: &Params<'_>) -> Result<&'static Layout> {
-    if p.contains("conv1.weight") {
-        Ok(&TORCHVISION)
-    } else if p.contains("0.weight") {
-        Ok(&SEQUENTIAL)
-    } else {
-        Err(Error::Architecture(
-            "not a ResNet state dict: neither `conv1.weight` (torchvision) nor `0.weight` (nn.Sequential) is present".into(),
-        ))
-    }
-}
 
 /// A conv (no bias) + BatchNorm, folded; output channels read from the weight, input channels
 /// and kernel checked.
@@ -126,6 +97,7 @@ fn basic_block(
 
 /// Builds the ResNet feature extractor for `[N, 3, input_hw.0, input_hw.1]` inputs (dynamic `N`),
 /// returning the serialised ONNX model with input [`INPUT_NAME`] and output [`OUTPUT_NAME`].
+/// `tensors` may be in any layout [`weight_keys::to_torchvision`] accepts.
 ///
 /// # Errors
 /// [`Error::Architecture`] naming the key for a missing weight or one with an unexpected shape;
@@ -140,8 +112,15 @@ pub fn build_resnet18_features(
             "ResNet input size {h}x{w} must be within 32..=4096"
         )));
     }
-    let p = Params::new(tensors);
-    let lay = layout(&p)?;
+    // Loaders hand over torchvision keys already; a caller with a raw state dict gets the same
+    // conversion here.
+    let tensors = weight_keys::to_torchvision(tensors.iter().map(|(k, t)| (k.clone(), t.clone())));
+    let p = Params::new(&tensors);
+    if !p.contains("conv1.weight") {
+        return Err(Error::Architecture(
+            "not a ResNet state dict: neither `conv1.weight` (torchvision) nor `0.weight` (nn.Sequential) is present".into(),
+        ));
+    }
     let mut g = GraphBuilder::new("resnet18_features");
     let batch = Dim::Symbolic("batch".into());
     let x = g.input(
@@ -153,14 +132,14 @@ pub fn build_resnet18_features(
         &mut g,
         &p,
         &x,
-        (lay.conv1, lay.bn1),
+        ("conv1", "bn1"),
         3,
         7,
         &Conv2dParams::new(2, 3),
     )?;
     let x = g.relu(&x)?;
     let mut x = g.max_pool(&x, 3, 2, 1)?;
-    for (stage, layer) in lay.layers.iter().enumerate() {
+    for (stage, layer) in ["layer1", "layer2", "layer3", "layer4"].iter().enumerate() {
         let blocks = (0..)
             .take_while(|b| p.contains(&format!("{layer}.{b}.conv1.weight")))
             .count();

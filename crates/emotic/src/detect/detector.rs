@@ -277,42 +277,9 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 /// Parses Ultralytics' `names` metadata, a Python dict literal such as
-/// `{0: 'person', 1: 'bicycle'}`, into a list indexed by class id.
+/// `{0: 'person', 1: 'bicycle'}`, into a list indexed by class id (empty when it is not one).
 fn parse_names(text: &str) -> Vec<String> {
-    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
-    let mut entries: Vec<(usize, String)> = Vec::new();
-    for part in split_top_level(inner) {
-        let Some((key, value)) = part.split_once(':') else {
-            continue;
-        };
-        let Ok(id) = key.trim().parse::<usize>() else {
-            continue;
-        };
-        let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
-        entries.push((id, value.to_string()));
-    }
-    entries.sort_by_key(|(id, _)| *id);
-    entries.into_iter().map(|(_, name)| name).collect()
-}
-
-/// Splits on commas that are outside quotes (class names may contain commas).
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut start = 0;
-    for (i, ch) in text.char_indices() {
-        match (quote, ch) {
-            (None, '\'' | '"') => quote = Some(ch),
-            (Some(q), c) if c == q => quote = None,
-            (None, ',') => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
+    emotic_weights::pylit::parse_names_dict(text).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,38 +1,25 @@
-//! The model bundle: one safetensors file with everything the EMOTIC model needs.
-//!
-//! Tensors: `context.<key>`, `body.<key>`, `head.<key>` (the original state-dict keys after the
-//! prefix) and `thresholds` (26 values). Metadata (`__metadata__`, strings):
-//!
-//! | key | value |
-//! |---|---|
-//! | `format` | [`BUNDLE_FORMAT`] |
-//! | `format_version` | [`BUNDLE_VERSION`] |
-//! | `categories` | JSON list of the 26 category names, in output order |
-//! | `vad_names` | JSON list `["Valence", "Arousal", "Dominance"]` |
-//! | `vad_scale` | `10` (the model emits VAD / 10) |
-//! | `context_mean`, `context_std`, `body_mean`, `body_std` | JSON lists of 3 numbers |
-//! | `context_input_size`, `body_input_size` | JSON `[width, height]` |
+//! The model bundle: one safetensors file with everything the EMOTIC model needs, reading and
+//! writing it. The format itself (tensor names, metadata, version) is specified in
+//! [`emotic_spec::bundle`]; stream tensors are stored under torchvision keys.
 //!
 //! Reading refuses a bundle without thresholds: the model must never run thresholdless.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use emotic_spec::bundle::{FORMAT_KEY, MUST_MATCH, THRESHOLDS_TENSOR, VERSION_KEY};
+use emotic_spec::weight_keys;
 use emotic_weights::Tensor;
 
+use super::NUM_CATEGORIES;
 use super::model::{Sources, build_graphs};
 use super::weights::{EmotionWeights, Part, thresholds_from_slice};
-use super::{
-    BODY_NORM, BODY_SIZE, CATEGORIES, CONTEXT_NORM, CONTEXT_SIZE, NUM_CATEGORIES, VAD_NAMES,
-};
 use crate::{Error, Result};
 
-/// Value of the `format` metadata entry.
-pub const BUNDLE_FORMAT: &str = "emotic-rs/emotion-bundle";
-/// Version of the bundle layout this code writes and reads.
-pub const BUNDLE_VERSION: u32 = 1;
-
-const THRESHOLDS_KEY: &str = "thresholds";
+// The format's facts under the names this crate's users know.
+pub use emotic_spec::bundle::{
+    FORMAT as BUNDLE_FORMAT, VERSION as BUNDLE_VERSION, metadata as bundle_metadata,
+};
 
 /// The safetensors calls, in one place.
 mod st {
@@ -79,34 +66,6 @@ mod st {
     }
 }
 
-fn json_list<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-/// The metadata every bundle carries (see the module documentation).
-#[must_use]
-pub fn bundle_metadata() -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    m.insert("format".into(), BUNDLE_FORMAT.into());
-    m.insert("format_version".into(), BUNDLE_VERSION.to_string());
-    m.insert("categories".into(), json_list(&CATEGORIES));
-    m.insert("vad_names".into(), json_list(&VAD_NAMES));
-    m.insert("vad_scale".into(), super::VAD_SCALE.to_string());
-    m.insert("context_mean".into(), json_list(&CONTEXT_NORM.mean));
-    m.insert("context_std".into(), json_list(&CONTEXT_NORM.std));
-    m.insert("body_mean".into(), json_list(&BODY_NORM.mean));
-    m.insert("body_std".into(), json_list(&BODY_NORM.std));
-    m.insert(
-        "context_input_size".into(),
-        json_list(&[CONTEXT_SIZE.0, CONTEXT_SIZE.1]),
-    );
-    m.insert(
-        "body_input_size".into(),
-        json_list(&[BODY_SIZE.0, BODY_SIZE.1]),
-    );
-    m
-}
-
 /// Writes `weights` as a bundle at `path` (atomically).
 ///
 /// # Errors
@@ -119,7 +78,7 @@ pub fn write_bundle(weights: &EmotionWeights, path: &Path) -> Result<()> {
         }
     }
     tensors.insert(
-        THRESHOLDS_KEY.to_string(),
+        THRESHOLDS_TENSOR.to_string(),
         Tensor::from_f32(vec![NUM_CATEGORIES], weights.thresholds.to_vec()),
     );
     st::write(path, &tensors, &bundle_metadata())?;
@@ -143,31 +102,22 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
     let file = st::read(path).map_err(|e| err(format!("cannot read model bundle: {e}")))?;
     let meta = &file.metadata;
     let get = |key: &str| meta.get(key).map(String::as_str);
-    if get("format") != Some(BUNDLE_FORMAT) {
+    if get(FORMAT_KEY) != Some(BUNDLE_FORMAT) {
         return Err(err(format!(
             "not an emotic-rs emotion bundle (metadata `format` is {:?}, expected {BUNDLE_FORMAT:?}); \
              convert reference checkpoints with `emotic import`",
-            get("format")
+            get(FORMAT_KEY)
         )));
     }
-    let version = get("format_version").and_then(|v| v.parse::<u32>().ok());
+    let version = get(VERSION_KEY).and_then(|v| v.parse::<u32>().ok());
     if version != Some(BUNDLE_VERSION) {
         return Err(err(format!(
             "bundle format version {:?} is not supported (this build reads version {BUNDLE_VERSION})",
-            get("format_version")
+            get(VERSION_KEY)
         )));
     }
     let expected = bundle_metadata();
-    for key in [
-        "categories",
-        "vad_scale",
-        "context_mean",
-        "context_std",
-        "body_mean",
-        "body_std",
-        "context_input_size",
-        "body_input_size",
-    ] {
+    for key in MUST_MATCH {
         let found: Option<serde_json::Value> = get(key).and_then(|v| serde_json::from_str(v).ok());
         let want: Option<serde_json::Value> =
             expected.get(key).and_then(|v| serde_json::from_str(v).ok());
@@ -179,7 +129,7 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
             )));
         }
     }
-    let thresholds = file.tensors.get(THRESHOLDS_KEY).ok_or_else(|| {
+    let thresholds = file.tensors.get(THRESHOLDS_TENSOR).ok_or_else(|| {
         err(
             "bundle has no `thresholds` tensor; refusing to run the model without thresholds"
                 .into(),
@@ -199,7 +149,7 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
         thresholds,
     };
     for (key, t) in &file.tensors {
-        if key == THRESHOLDS_KEY {
+        if key == THRESHOLDS_TENSOR {
             continue;
         }
         let (prefix, rest) = key.split_once('.').unwrap_or((key.as_str(), ""));
@@ -211,6 +161,9 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
         };
         part.insert(rest.to_string(), t.clone());
     }
+    // Bundles written before the key convention may hold the reference's stream keys.
+    weights.context = weight_keys::to_torchvision(weights.context);
+    weights.body = weight_keys::to_torchvision(weights.body);
     for part in [Part::Context, Part::Body, Part::Head] {
         if weights.part(part).is_empty() {
             return Err(err(format!("bundle has no `{}.*` tensors", part.prefix())));
@@ -224,8 +177,9 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
 pub struct ExportedFiles {
     /// `context.onnx`, `body.onnx`, `head.onnx`: the graphs the engine runs.
     pub onnx: Vec<PathBuf>,
-    /// `model_context1.safetensors`, ...: the state dicts with their original keys (load in
-    /// PyTorch with `safetensors.torch.load_file` + `load_state_dict`).
+    /// `model_context1.safetensors`, ...: the state dicts, streams under torchvision keys (load
+    /// in PyTorch with `safetensors.torch.load_file` + `load_state_dict`; a torchvision
+    /// `resnet18` needs `strict=False`, as these have no `fc`).
     pub state_dicts: Vec<PathBuf>,
     /// `model_context1.pth`, `model_body1.pth`, `model_emotic1.pth`: whole-module pickles in
     /// the reference layout (see [`super::write_reference_dir`]), for the reference's own

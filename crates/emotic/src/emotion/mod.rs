@@ -31,32 +31,14 @@ pub use reference::{ReferenceFiles, write_reference_dir};
 pub use scores::{CategoryScores, Vad};
 pub use weights::{EmotionWeights, Part, THRESHOLDS_FILE, load_part, read_thresholds};
 
-use crate::imageops::{Normalization, PixelRect};
+use crate::imageops::PixelRect;
 
-// The category and VAD names are defined once, in the small scoring crate (no heavy
-// dependencies, so the dataset and evaluation code can use them without the runtime).
-pub use emotic_eval::{CATEGORIES, VAD_NAMES};
-
-/// Number of emotion categories.
-pub const NUM_CATEGORIES: usize = CATEGORIES.len();
-
-/// The model emits VAD divided by 10; multiplying by this gives the 1-10 scale.
-pub const VAD_SCALE: f32 = 10.0;
-
-/// Context input size (width, height).
-pub const CONTEXT_SIZE: (u32, u32) = (224, 224);
-/// Body input size (width, height).
-pub const BODY_SIZE: (u32, u32) = (128, 128);
-
-/// Normalisation of the context stream's input (EMOTIC training-set statistics).
-pub const CONTEXT_NORM: Normalization = Normalization {
-    mean: [0.469_064_6, 0.440_722_7, 0.405_089_08],
-    std: [0.251_422_7, 0.243_128_55, 0.242_669_63],
-};
-/// Normalisation of the body stream's input.
-pub const BODY_NORM: Normalization = Normalization {
-    mean: [0.438_328_74, 0.396_434_4, 0.370_621_4],
-    std: [0.247_842_76, 0.236_212_25, 0.232_365_3],
+// The model's facts (labels, input sizes, normalisation) are defined once, in `emotic-spec`,
+// which the dataset and training crates use without ONNX Runtime; here they keep the paths
+// this crate's users know.
+pub use emotic_spec::{
+    BODY_NORM, BODY_SIZE, CATEGORIES, CONTEXT_NORM, CONTEXT_SIZE, ImageSize, NUM_CATEGORIES,
+    VAD_NAMES, VAD_SCALE,
 };
 
 /// One category a person is predicted to show.

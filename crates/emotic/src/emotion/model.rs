@@ -6,8 +6,8 @@ use image::RgbImage;
 
 use super::weights::{EmotionWeights, Part, in_file};
 use super::{
-    BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE, NUM_CATEGORIES, PersonEmotion, SkipReason,
-    box_to_rect,
+    BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE, ImageSize, NUM_CATEGORIES, PersonEmotion,
+    SkipReason, box_to_rect,
 };
 use crate::arch::{fusion, resnet};
 use crate::engine::{Session, SessionOptions};
@@ -244,12 +244,12 @@ impl EmotionModel {
         let mut bodies = Vec::new();
         for rect in rects.iter().flatten() {
             let crop = crop_rgb(frame, *rect)?;
-            bodies.push(resize_rgb(&crop, BODY_SIZE.0, BODY_SIZE.1)?);
+            bodies.push(resize_rgb(&crop, BODY_SIZE.width, BODY_SIZE.height)?);
         }
         let persons = if bodies.is_empty() {
             Vec::new()
         } else {
-            let context = resize_rgb(frame, CONTEXT_SIZE.0, CONTEXT_SIZE.1)?;
+            let context = resize_rgb(frame, CONTEXT_SIZE.width, CONTEXT_SIZE.height)?;
             self.predict_preprocessed(&context, &bodies)?.persons
         };
         if persons.len() != bodies.len() {
@@ -301,7 +301,8 @@ impl EmotionModel {
         check_size(context, CONTEXT_SIZE, "context")?;
         let mut input = Vec::new();
         normalize_chw(context, &CONTEXT_NORM, &mut input);
-        let shape = [1, 3, CONTEXT_SIZE.1 as usize, CONTEXT_SIZE.0 as usize];
+        let [h, w, _] = CONTEXT_SIZE.hwc();
+        let shape = [1, 3, h, w];
         let out = self.context.run(&[(resnet::INPUT_NAME, &shape, &input)])?;
         take_features(out, 1, self.features)
     }
@@ -320,7 +321,8 @@ impl EmotionModel {
                 check_size(b, BODY_SIZE, "body")?;
                 normalize_chw(b, &BODY_NORM, &mut input);
             }
-            let shape = [chunk.len(), 3, BODY_SIZE.1 as usize, BODY_SIZE.0 as usize];
+            let [h, w, _] = BODY_SIZE.hwc();
+            let shape = [chunk.len(), 3, h, w];
             let out = self.body.run(&[(resnet::INPUT_NAME, &shape, &input)])?;
             features.extend(take_features(out, chunk.len(), self.features)?);
         }
@@ -377,18 +379,19 @@ impl EmotionModel {
 
 /// Builds the three ONNX graphs (context, body, head), naming the source file on errors.
 pub(crate) fn build_graphs(weights: &EmotionWeights, sources: &Sources) -> Result<[Vec<u8>; 3]> {
-    let (cw, ch) = CONTEXT_SIZE;
-    let (bw, bh) = BODY_SIZE;
-    let context = resnet::build_resnet18_features(&weights.context, (ch as usize, cw as usize))
+    let [ch, cw, _] = CONTEXT_SIZE.hwc();
+    let [bh, bw, _] = BODY_SIZE.hwc();
+    let context = resnet::build_resnet18_features(&weights.context, (ch, cw))
         .map_err(|e| in_file(sources.of(Part::Context), "context stream", e))?;
-    let body = resnet::build_resnet18_features(&weights.body, (bh as usize, bw as usize))
+    let body = resnet::build_resnet18_features(&weights.body, (bh, bw))
         .map_err(|e| in_file(sources.of(Part::Body), "body stream", e))?;
     let head = fusion::build_fusion_head(&weights.head)
         .map_err(|e| in_file(sources.of(Part::Head), "fusion head", e))?;
     Ok([context, body, head])
 }
 
-fn check_size(img: &RgbImage, (w, h): (u32, u32), what: &str) -> Result<()> {
+fn check_size(img: &RgbImage, size: ImageSize, what: &str) -> Result<()> {
+    let (w, h) = (size.width, size.height);
     if img.dimensions() != (w, h) {
         return Err(Error::InvalidInput(format!(
             "{what} input must be {w}x{h}, got {}x{}",

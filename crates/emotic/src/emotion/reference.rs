@@ -8,13 +8,14 @@
 //! | `model_emotic1.pth` | `emotic.Emotic`: fc1, bn1, d1 (`Dropout(0.5)`), fc_cat, fc_cont, relu; `num_context_features`, `num_body_features` |
 //!
 //! Widths and block counts come from the tensors, so reduced-width models work too. Stream
-//! state dicts may use torchvision's keys (`conv1.*`, `layer1.*`, as training writes them); they
-//! are placed under the reference's `0.*`, `4.*`, ... and torchvision's `fc.*` is left out, as
-//! the reference drops that child.
+//! state dicts hold torchvision's keys (`conv1.*`, `layer1.*`, the one convention); they are
+//! placed under the reference's `0.*`, `4.*`, ... by [`weight_keys::to_reference`], and
+//! torchvision's `fc.*` is left out, as the reference drops that child.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use emotic_spec::weight_keys;
 use emotic_weights::Tensor;
 use emotic_weights::pickle::Py;
 use emotic_weights::torch::TorchWriter;
@@ -90,30 +91,12 @@ pub fn write_reference_dir(
     })
 }
 
-/// A stream's tensors under the reference `nn.Sequential` keys.
+/// A stream's tensors under the reference `nn.Sequential` keys: the inverse of the conversion
+/// at load (the forward one first, for weights filled by hand in another layout).
 fn reference_keys(part: &BTreeMap<String, Tensor>) -> BTreeMap<String, &Tensor> {
-    let torchvision = part.contains_key("conv1.weight");
-    part.iter()
-        .filter_map(|(key, t)| {
-            if !torchvision {
-                return Some((key.clone(), t));
-            }
-            let (head, rest) = key.split_once('.')?;
-            let index = match head {
-                "conv1" => "0".to_owned(),
-                "bn1" => "1".to_owned(),
-                "fc" => return None, // children()[:-1] drops torchvision's classifier
-                _ => match head
-                    .strip_prefix("layer")
-                    .and_then(|n| n.parse::<usize>().ok())
-                {
-                    Some(n @ 1..=4) => (n + 3).to_string(),
-                    _ => head.to_owned(), // no place for it: reported as left over
-                },
-            };
-            Some((format!("{index}.{rest}"), t))
-        })
-        .collect()
+    weight_keys::to_reference(weight_keys::to_torchvision(
+        part.iter().map(|(key, t)| (key.clone(), t)),
+    ))
 }
 
 /// One ResNet feature stream as the reference's `nn.Sequential`, its writer, and the number of

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use emotic_spec::weight_keys;
 use emotic_weights::{Checkpoint, Tensor};
 
 use super::NUM_CATEGORIES;
@@ -44,10 +45,11 @@ impl Part {
 /// Every tensor of the EMOTIC model, with its thresholds: what a bundle stores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmotionWeights {
-    /// Context stream state dict, keys as in the reference (`0.weight`, `4.0.conv1.weight`, ...)
-    /// or torchvision's (`conv1.weight`, `layer1.0.conv1.weight`, ...).
+    /// Context stream state dict under torchvision keys (`conv1.weight`,
+    /// `layer1.0.conv1.weight`, ...): the loaders convert other layouts with
+    /// [`weight_keys::to_torchvision`], and so must code that fills this by hand.
     pub context: BTreeMap<String, Tensor>,
-    /// Body stream state dict, same layouts.
+    /// Body stream state dict, torchvision keys too.
     pub body: BTreeMap<String, Tensor>,
     /// Fusion head state dict (`fc1.*`, `bn1.*`, `fc_cat.*`, `fc_cont.*`).
     pub head: BTreeMap<String, Tensor>,
@@ -157,7 +159,8 @@ pub(crate) fn thresholds_from_slice(
     Ok(arr)
 }
 
-/// Loads one reference checkpoint and checks that it holds `part`.
+/// Loads one reference checkpoint and checks that it holds `part`. Stream keys come back in
+/// torchvision names whatever the file's layout (see [`weight_keys`]).
 ///
 /// # Errors
 /// [`Error::Model`] naming the file when it cannot be read or holds something else.
@@ -171,7 +174,10 @@ pub fn load_part(path: &Path, part: Part) -> Result<BTreeMap<String, Tensor>> {
     let checkpoint = emotic_weights::load_checkpoint(path)
         .map_err(|e| model_error(path, format!("cannot read checkpoint: {e}")))?;
     check_part(path, &checkpoint, part)?;
-    Ok(checkpoint.tensors)
+    Ok(match part {
+        Part::Context | Part::Body => weight_keys::to_torchvision(checkpoint.tensors),
+        Part::Head => checkpoint.tensors,
+    })
 }
 
 /// Tells what a checkpoint is, from its class and keys, for error messages.
@@ -202,14 +208,16 @@ fn describe(checkpoint: &Checkpoint) -> String {
     )
 }
 
-/// Fails unless `checkpoint` looks like `part`: a ResNet stream (reference `nn.Sequential` or
-/// torchvision keys) or the `emotic.Emotic` fusion head.
+/// Fails unless `checkpoint` looks like `part`: a ResNet stream (in any layout
+/// [`weight_keys::to_torchvision`] converts) or the `emotic.Emotic` fusion head.
 fn check_part(path: &Path, checkpoint: &Checkpoint, part: Part) -> Result<()> {
     let has = |k: &str| checkpoint.tensors.contains_key(k);
     let ok = match part {
         Part::Context | Part::Body => {
-            (has("0.weight") && has("4.0.conv1.weight"))
-                || (has("conv1.weight") && has("layer1.0.conv1.weight"))
+            // The keys alone, renamed: the tensors are moved, not copied, once this passes.
+            let keys =
+                weight_keys::to_torchvision(checkpoint.tensors.keys().map(|k| (k.clone(), ())));
+            keys.contains_key("conv1.weight") && keys.contains_key("layer1.0.conv1.weight")
         }
         Part::Head => has("fc1.weight") && has("fc_cat.weight") && has("fc_cont.weight"),
     };

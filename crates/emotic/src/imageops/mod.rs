@@ -97,14 +97,8 @@ pub fn crop_rgb(img: &RgbImage, rect: PixelRect) -> Result<RgbImage> {
         .ok_or_else(|| Error::InvalidInput("crop: buffer mismatch".to_string()))
 }
 
-/// Per-channel mean and standard deviation applied after scaling to [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Normalization {
-    /// Channel means (R, G, B).
-    pub mean: [f32; 3],
-    /// Channel standard deviations (R, G, B).
-    pub std: [f32; 3],
-}
+/// Per-channel mean and standard deviation (defined with the model's values in `emotic-spec`).
+pub use emotic_spec::Normalization;
 
 /// Appends `img` as a CHW `f32` tensor, computed exactly like torchvision's
 /// `Normalize(mean, std)(ToTensor()(img))`: `(v / 255 - mean) / std`, each step rounded to `f32`.

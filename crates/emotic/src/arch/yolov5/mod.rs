@@ -174,7 +174,7 @@ pub fn build_yolov5_with_input(
     )?;
     let max_stride = strides.iter().copied().max().unwrap_or(32);
     g.metadata("stride", &max_stride.to_string());
-    g.metadata("names", &python_names_dict(&names));
+    g.metadata("names", &emotic_weights::pylit::names_dict_repr(&names));
     let strides: Vec<u32> = strides.iter().map(|&s| s as u32).collect();
     Ok(Yolov5Graph {
         model: g.finish(PRODUCER).encode(),
@@ -473,20 +473,4 @@ fn check_strides(stored: Option<&Value>, derived: &[usize]) -> Result<()> {
             "checkpoint strides {stored:?} differ from the architecture's {derived:?}"
         )))
     }
-}
-
-/// Ultralytics' `names` metadata: a Python dict literal `{0: 'person', 1: 'bicycle'}`.
-fn python_names_dict(names: &[String]) -> String {
-    let entries: Vec<String> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            if n.contains('\'') {
-                format!("{i}: \"{}\"", n.replace('"', ""))
-            } else {
-                format!("{i}: '{n}'")
-            }
-        })
-        .collect();
-    format!("{{{}}}", entries.join(", "))
 }

@@ -1,6 +1,6 @@
 //! Python literal parsing and `repr` formatting (values checked against CPython's `repr`).
 
-use emotic_data::pylit::{PyValue, float_repr, parse_list, str_repr};
+use emotic_weights::pylit::{PyValue, float_repr, parse_list, str_repr};
 
 #[test]
 fn float_repr_matches_python() {
@@ -51,4 +51,31 @@ fn parses_what_python_writes() {
     assert!(parse_list("[abc]").is_err());
     assert_eq!(str_repr("it's"), "\"it's\"");
     assert_eq!(str_repr("Peace"), "'Peace'");
+}
+
+#[test]
+fn parses_dicts_like_ultralytics_names() {
+    use emotic_weights::pylit::{names_dict_repr, parse_dict, parse_names_dict};
+    assert_eq!(
+        parse_dict("{0: 'person', 1: \"traffic, light\",}").unwrap(),
+        vec![
+            (PyValue::Number(0.0), PyValue::Str("person".into())),
+            (PyValue::Number(1.0), PyValue::Str("traffic, light".into())),
+        ]
+    );
+    assert_eq!(parse_dict(" {} ").unwrap(), vec![]);
+    assert!(parse_dict("{0 'a'}").is_err());
+    assert!(parse_dict("{0: 'a'").is_err());
+    assert!(parse_dict("[0, 1]").is_err());
+    // Ids order the names, whatever the dict's order; anything else is no names dict.
+    assert_eq!(
+        parse_names_dict("{1: 'b', 0: 'a'}"),
+        Some(vec!["a".to_owned(), "b".to_owned()])
+    );
+    assert_eq!(parse_names_dict("{'a': 'b'}"), None);
+    assert_eq!(parse_names_dict("{0.5: 'b'}"), None);
+    // What we write reads back, quotes included (python3 -c "print({0: \"it's\", 1: 'x'})").
+    let names = vec!["it's".to_owned(), "x".to_owned()];
+    assert_eq!(names_dict_repr(&names), "{0: \"it's\", 1: 'x'}");
+    assert_eq!(parse_names_dict(&names_dict_repr(&names)), Some(names));
 }

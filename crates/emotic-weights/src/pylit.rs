@@ -1,10 +1,12 @@
-//! Python literals as the reference CSV stores them: `str(list)` of numbers or strings.
+//! Python literals, read and written the way Python does: the one parser for the flat lists
+//! of the reference CSV (`str(list)`) and the `names` dict of Ultralytics models.
 //!
 //! [`parse_list`] reads `[640, 480]`, `[86.0, 58.5]`, `['Engagement', "Doubt/Confusion"]`,
-//! `[]`, `nan`/`inf`, and numpy 2 scalar reprs like `np.float64(5.0)`.
-//! [`float_repr`] and [`str_repr`] write what Python's `repr` writes.
+//! `[]`, `nan`/`inf`, and numpy 2 scalar reprs like `np.float64(5.0)`; [`parse_dict`] reads
+//! `{0: 'person', 1: "traffic, light"}`. [`float_repr`] and [`str_repr`] write what Python's
+//! `repr` writes, and the `*_repr` helpers build lists and dicts from them.
 
-/// One element of a Python list literal.
+/// One element of a Python list literal, or a key or value of a dict literal.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PyValue {
     /// An int or float.
@@ -15,37 +17,38 @@ pub enum PyValue {
 
 /// Parses a flat Python list literal. Errors say what was expected where.
 pub fn parse_list(text: &str) -> Result<Vec<PyValue>, String> {
+    parse_whole(text, "list", |p| p.items(('[', ']'), Parser::value))
+}
+
+/// Parses a flat Python dict literal (keys and values numbers or strings), in its order.
+/// Errors say what was expected where.
+pub fn parse_dict(text: &str) -> Result<Vec<(PyValue, PyValue)>, String> {
+    parse_whole(text, "dict", |p| {
+        p.items(('{', '}'), |p| {
+            let key = p.value()?;
+            p.skip_ws();
+            p.expect(':')?;
+            p.skip_ws();
+            Ok((key, p.value()?))
+        })
+    })
+}
+
+/// Runs `parse` over all of `text` (surrounding whitespace allowed, nothing else).
+fn parse_whole<T>(
+    text: &str,
+    what: &str,
+    parse: impl FnOnce(&mut Parser<'_>) -> Result<T, String>,
+) -> Result<T, String> {
     let chars: Vec<char> = text.trim().chars().collect();
     let mut p = Parser {
         chars: &chars,
         pos: 0,
     };
-    p.expect('[')?;
-    let mut out = Vec::new();
-    p.skip_ws();
-    if p.peek() == Some(']') {
-        p.pos += 1;
-    } else {
-        loop {
-            p.skip_ws();
-            out.push(p.value()?);
-            p.skip_ws();
-            match p.next() {
-                Some(',') => {
-                    p.skip_ws();
-                    if p.peek() == Some(']') {
-                        p.pos += 1;
-                        break;
-                    }
-                }
-                Some(']') => break,
-                other => return Err(format!("expected ',' or ']' at {}, found {other:?}", p.pos)),
-            }
-        }
-    }
+    let out = parse(&mut p)?;
     p.skip_ws();
     if p.pos != chars.len() {
-        return Err(format!("trailing text after the list at {}", p.pos));
+        return Err(format!("trailing text after the {what} at {}", p.pos));
     }
     Ok(out)
 }
@@ -76,6 +79,42 @@ impl Parser<'_> {
         match self.next() {
             Some(x) if x == c => Ok(()),
             other => Err(format!("expected '{c}' at {}, found {other:?}", self.pos)),
+        }
+    }
+
+    /// `open item, item, ... close`, a trailing comma allowed.
+    fn items<T>(
+        &mut self,
+        (open, close): (char, char),
+        mut item: impl FnMut(&mut Self) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        self.expect(open)?;
+        let mut out = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(out);
+        }
+        loop {
+            self.skip_ws();
+            out.push(item(self)?);
+            self.skip_ws();
+            match self.next() {
+                Some(',') => {
+                    self.skip_ws();
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        return Ok(out);
+                    }
+                }
+                Some(c) if c == close => return Ok(out),
+                other => {
+                    return Err(format!(
+                        "expected ',' or '{close}' at {}, found {other:?}",
+                        self.pos
+                    ));
+                }
+            }
         }
     }
 
@@ -123,7 +162,7 @@ impl Parser<'_> {
         let start = self.pos;
         while self
             .peek()
-            .is_some_and(|c| !matches!(c, ',' | ']' | '(' | ')') && !c.is_whitespace())
+            .is_some_and(|c| !matches!(c, ',' | ']' | '}' | ':' | '(' | ')') && !c.is_whitespace())
         {
             self.pos += 1;
         }
@@ -244,4 +283,35 @@ pub fn float_list_repr(items: &[f64]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
+}
+
+/// `repr(dict)` of class names keyed by their id, as Ultralytics stores `names` in model
+/// metadata: `{0: 'person', 1: 'bicycle'}`.
+pub fn names_dict_repr(names: &[String]) -> String {
+    format!(
+        "{{{}}}",
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i}: {}", str_repr(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Class names from a `names` dict literal, ordered by id; `None` unless every key is a
+/// non-negative integer and every value a string.
+pub fn parse_names_dict(text: &str) -> Option<Vec<String>> {
+    let mut entries = parse_dict(text)
+        .ok()?
+        .into_iter()
+        .map(|(key, value)| match (key, value) {
+            (PyValue::Number(id), PyValue::Str(name)) if id >= 0.0 && id.fract() == 0.0 => {
+                Some((id as u64, name))
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    entries.sort_by_key(|(id, _)| *id);
+    Some(entries.into_iter().map(|(_, name)| name).collect())
 }
