@@ -22,14 +22,43 @@ pub enum WriteError<E> {
     Fill(E),
 }
 
+// Transparent, like thiserror's `#[error(transparent)]`: the wrapped error is the message, and
+// its cause (not itself) is the source, so a printed chain says each thing once. Written by hand
+// to keep this crate free of dependencies.
+impl<E: std::fmt::Display> std::fmt::Display for WriteError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(e) => e.fmt(f),
+            Self::Fill(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for WriteError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => e.source(),
+            Self::Fill(e) => e.source(),
+        }
+    }
+}
+
+/// For fill functions that fail with I/O errors themselves (an encoder writing to the file):
+/// either way it is an I/O error.
+impl From<WriteError<io::Error>> for io::Error {
+    fn from(e: WriteError<io::Error>) -> Self {
+        match e {
+            WriteError::Io(e) | WriteError::Fill(e) => e,
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically, replacing an existing file.
 ///
 /// # Errors
 /// When the folder is not writable or the disk is full.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_with(path, true, |out| out.write_all(bytes)).map_err(|e| match e {
-        WriteError::Io(e) | WriteError::Fill(e) => e,
-    })
+    write_with(path, true, |out| out.write_all(bytes)).map_err(io::Error::from)
 }
 
 /// Writes `path` atomically with the bytes `fill` writes (buffered). Unless `replace` is true,
@@ -157,6 +186,18 @@ mod tests {
         assert!(matches!(err, WriteError::Fill(_)));
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
         assert_eq!(entries(dir.path()), vec!["a.bin"]);
+    }
+
+    #[test]
+    fn a_write_error_is_transparent() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_with(&dir.path().join("a.bin"), true, |_| {
+            Err::<(), io::Error>(io::Error::other("boom"))
+        })
+        .unwrap_err();
+        // The wrapped error is the message; it is not repeated as a cause.
+        assert_eq!(err.to_string(), "boom");
+        assert!(std::error::Error::source(&err).is_none());
     }
 
     #[test]

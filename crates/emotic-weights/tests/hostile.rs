@@ -5,6 +5,12 @@ use anyhow::Result;
 use emotic_weights::{Error, load_checkpoint, npy, safetensors, torch};
 use std::path::{Path, PathBuf};
 
+/// The error with its causes, as `emotic` prints it (`{:#}`): a file's error names the file and
+/// keeps what went wrong as its cause.
+fn chain(e: Error) -> String {
+    format!("{:#}", anyhow::Error::from(e))
+}
+
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -85,9 +91,7 @@ fn corrupted_zip_entry_is_detected() -> Result<()> {
 #[test]
 fn os_system_pickle_is_refused() {
     let _ = std::fs::remove_file("/tmp/emotic_weights_pwned");
-    let err = load_checkpoint(&data("malicious_os_system.pth"))
-        .unwrap_err()
-        .to_string();
+    let err = chain(load_checkpoint(&data("malicious_os_system.pth")).unwrap_err());
     assert!(
         err.contains("refusing to call posix.system") || err.contains("os.system"),
         "{err}"
@@ -98,9 +102,7 @@ fn os_system_pickle_is_refused() {
 
 #[test]
 fn huge_storage_claim_and_deep_nesting_are_bounded() {
-    let err = load_checkpoint(&data("huge_storage_legacy.pth"))
-        .unwrap_err()
-        .to_string();
+    let err = chain(load_checkpoint(&data("huge_storage_legacy.pth")).unwrap_err());
     assert!(err.contains("claims 1000000000000 elements"), "{err}");
     let err = load_checkpoint(&data("deep_nesting.pth")).unwrap_err();
     let Error::InFile { source, .. } = &err else {
@@ -139,7 +141,7 @@ fn random_bytes_and_other_formats_are_rejected() -> Result<()> {
         }
     }
     std::fs::write(&path, b"hello world, this is text")?;
-    let err = load_checkpoint(&path).unwrap_err().to_string();
+    let err = chain(load_checkpoint(&path).unwrap_err());
     assert!(
         err.contains("not a PyTorch/safetensors file") && err.contains("random.bin"),
         "{err}"

@@ -57,6 +57,33 @@ pub fn read_torch_file(path: &Path) -> Result<Checkpoint> {
     read_torch_bytes(&bytes).map_err(|e| e.in_file(path))
 }
 
+/// [`read_torch_object`] of a file, or `None` when its first bytes are not those of a
+/// `torch.save` file (zip or legacy). Of a zip-format file only the directory and the pickle are
+/// read, not the tensor data, so telling what a large checkpoint holds stays cheap. Errors name
+/// the file.
+pub fn read_torch_object_file(path: &Path) -> Result<Option<crate::pickle::Value>> {
+    use std::io::Read;
+    let io = |source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(14);
+    (&mut file).take(14).read_to_end(&mut head).map_err(io)?;
+    if is_zip(&head) {
+        let reader = std::io::BufReader::new(file);
+        let (_, root) = zipfmt::ZipCheckpoint::open(reader).map_err(|e| e.in_file(path))?;
+        Ok(Some(root))
+    } else if is_legacy(&head) {
+        // The legacy format interleaves pickles and storages; reading it whole is simplest.
+        let bytes = read_file(path)?;
+        let (_, root) = legacy::LegacyCheckpoint::parse(&bytes).map_err(|e| e.in_file(path))?;
+        Ok(Some(root))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Decodes only the pickled object of a `torch.save` file, without reading tensor data: useful
 /// to inspect what a checkpoint holds. Tensors appear as [`crate::pickle::Value::Tensor`].
 pub fn read_torch_object(bytes: &[u8]) -> Result<crate::pickle::Value> {

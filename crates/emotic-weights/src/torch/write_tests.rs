@@ -194,7 +194,7 @@ fn files_are_not_replaced_unless_asked() {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&first)).unwrap();
     assert!(zip.by_name("model_emotic1/data.pkl").is_ok());
     let err = w.write_file(&path, &sd, false).unwrap_err();
-    assert!(err.to_string().contains("exists"), "{err}");
+    assert!(crate::error::chain(&err).contains("exists"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), first);
     w.write_file(&path, &Py::OrderedDict(vec![]), true).unwrap();
     assert_ne!(std::fs::read(&path).unwrap(), first);
