@@ -145,6 +145,7 @@ fn corrupted_bytes_never_panic() {
     let limits = ReadOptions {
         max_decompressed_bytes: 1 << 20,
         max_depth: 16,
+        ..ReadOptions::default()
     };
     for file in [
         "synthetic/mat_types.mat",
@@ -209,6 +210,7 @@ fn decompression_is_capped() {
         ReadOptions {
             max_decompressed_bytes: 16,
             max_depth: 64,
+            ..ReadOptions::default()
         },
     )
     .unwrap_err();

@@ -5,10 +5,13 @@
 //! so the cache never holds a half-written file under the real name. An interrupted transfer,
 //! in this process (retried) or in an earlier one, continues from the bytes already on disk
 //! with an HTTP `Range` request; servers that ignore ranges are handled by starting over.
+//! Processes fetching the same file into the same cache take turns on `<name>.lock`: one
+//! downloads, the others wait, then find the verified file and use it.
 
 mod catalogue;
 mod dirs;
 mod error;
+mod lock;
 mod transfer;
 
 use std::fs::File;
@@ -122,6 +125,11 @@ impl Fetcher {
             }
         }
         std::fs::create_dir_all(&self.cache_dir).map_err(io(&self.cache_dir))?;
+        let _lock = lock::CacheLock::acquire(&self.cache_dir, artifact.file_name)?;
+        // Another process may have finished this download while we waited for the lock.
+        if target.exists() && sha256_file(&target)? == artifact.sha256 {
+            return Ok(target);
+        }
         let part = self.cache_dir.join(format!("{}.part", artifact.file_name));
         let limit = artifact.size.unwrap_or(UNKNOWN_SIZE_LIMIT);
         transfer::download(self, &url, &part, limit, artifact.size.is_some())?;

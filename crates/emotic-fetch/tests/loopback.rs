@@ -24,6 +24,8 @@ enum Plan {
     Other(Vec<u8>),
     /// Serve the file twice over, without `Content-Length` (the end is the hang-up).
     Unannounced,
+    /// Serve the file in 10 pieces 30 ms apart, so concurrent fetchers overlap.
+    Slow,
 }
 
 /// Each request's path and `Range` header (None when absent).
@@ -113,6 +115,19 @@ fn answer(
             write!(stream, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
             stream.write_all(body)?;
             stream.write_all(body)
+        }
+        Plan::Slow => {
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            for piece in body.chunks(body.len().div_ceil(10)) {
+                stream.write_all(piece)?;
+                stream.flush()?;
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            Ok(())
         }
         Plan::Serve | Plan::CutAfter(_) => {
             let from = start.unwrap_or(0);
@@ -433,4 +448,29 @@ fn sha256_of_a_known_vector() {
         sha256_file(&p).unwrap(),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
+}
+
+#[test]
+fn concurrent_fetches_of_one_file_download_it_once() {
+    // Two fetchers race on one cache: without the lock both would append to weights.pth.part.
+    let case = Case::new(vec![Plan::Slow]);
+    let start = std::sync::Barrier::new(2);
+    let paths: Vec<_> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    case.fetch()
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for path in paths {
+        let path = path.unwrap();
+        assert_eq!(path, case.cache.path().join("weights.pth"));
+        assert_eq!(sha256_file(&path).unwrap(), case.digest);
+    }
+    assert_eq!(case.server.ranges(), vec![None], "one full download");
+    assert!(!case.part().exists());
 }

@@ -2,8 +2,8 @@
 //!
 //! | module | reads / writes | main entry points |
 //! |---|---|---|
-//! | crate root | any supported checkpoint, sniffed by its first bytes | [`load_checkpoint`] → [`Checkpoint`] `{tensors, meta, module_class}` of [`Tensor`] `{dtype, shape, data: Vec<f32>}` |
-//! | [`torch`] | `torch.save` zip and legacy files: whole `nn.Module` pickles, training dicts, state dicts; writes the zip format (atomic) | [`torch::read_torch_file`], [`torch::read_torch_bytes`], [`torch::read_torch_object`] (pickle tree only), [`torch::TorchWriter`] |
+//! | crate root | any supported checkpoint, sniffed by its first bytes | [`load_checkpoint`] → [`Checkpoint`] `{tensors, meta, module_class}` of [`Tensor`] `{dtype, shape, data: Vec<f32>}`; [`open_checkpoint`] → [`LazyCheckpoint`] (structure first, data on [`LazyCheckpoint::load`]) |
+//! | [`torch`] | `torch.save` zip and legacy files: whole `nn.Module` pickles, training dicts, state dicts; writes the zip format (atomic) | [`torch::read_torch_file`], [`torch::read_torch_bytes`], [`torch::open_torch_bytes`], [`torch::read_torch_object`] (pickle tree only), [`torch::ReadLimits`], [`torch::TorchWriter`] |
 //! | [`pickle`] | the safe pickle interpreter underneath [`torch`]: no code execution, bounded; a protocol-2 writer | [`pickle::from_slice`], [`pickle::from_prefix`], [`pickle::Value`], [`pickle::Limits`], [`pickle::to_vec`] of a [`pickle::Py`] tree |
 //! | [`safetensors`] | `.safetensors` (F16/BF16/F32/F64/I64/I32/I16/I8/U8/BOOL) in, F32 out (atomic) | [`safetensors::read_safetensors_file`], [`safetensors::write_safetensors`], [`safetensors::write_safetensors_to`] |
 //! | [`npy`] | NumPy `.npy` v1–v3, all common dtypes, either byte order, Fortran order transposed | [`npy::read_npy_file`], [`npy::read_npy`], [`npy::read_header`] (for memory-mapping), [`npy::write_f32`]/[`npy::write_f64`]/[`npy::write_u8`] (atomic) and their `_to` writer forms |
@@ -20,11 +20,17 @@
 //!   the other entries (`epoch`, `arch`, `best_prec1`) in `meta`;
 //! * otherwise a plain state dict (`OrderedDict` of tensors).
 //!
-//! Every error names the file and what is wrong; no input can make the readers panic, execute
-//! code or allocate much more than the file's size.
+//! Every error names the file and what is wrong; no input can make the readers panic or execute
+//! code. Uncompressed formats never allocate much more than the file's size (4x for `uint8`
+//! widened to `f32`). A `torch.save` zip's entries may be deflated, so what they may inflate to
+//! is bounded by [`torch::ReadLimits`] (by default 100 bytes per compressed byte beyond 16 MiB,
+//! 2 GiB in all), checked against the declared sizes before anything is inflated, and what the
+//! state dict may decode to is bounded too (2 GiB of `f32`), checked against the pickled
+//! shapes before any storage is read.
 
 mod error;
 mod fsutil;
+mod lazy;
 pub mod npy;
 pub mod pickle;
 pub mod pylit;
@@ -33,7 +39,8 @@ pub mod tensor;
 pub mod torch;
 
 pub use error::{Error, Result};
-pub use tensor::{DType, Tensor};
+pub use lazy::LazyCheckpoint;
+pub use tensor::{DType, Tensor, TensorInfo};
 
 use std::collections::BTreeMap;
 
@@ -56,11 +63,19 @@ pub struct Checkpoint {
 /// Reads a PyTorch (`torch.save` zip or legacy) or safetensors file, recognised by its first
 /// bytes, and selects the model it holds (see [`torch`]).
 pub fn load_checkpoint(path: &std::path::Path) -> Result<Checkpoint> {
+    open_checkpoint(path)?.load().map_err(|e| e.in_file(path))
+}
+
+/// Opens a weights file like [`load_checkpoint`] but reads no tensor data yet, so that the
+/// caller can check what model it holds first (see [`LazyCheckpoint`]).
+pub fn open_checkpoint(path: &std::path::Path) -> Result<LazyCheckpoint<'static>> {
     let bytes = fsutil::read_file(path)?;
     if torch::is_zip(&bytes) || torch::is_legacy(&bytes) {
-        torch::read_torch_bytes(&bytes).map_err(|e| e.in_file(path))
+        torch::open(bytes, &torch::ReadLimits::default()).map_err(|e| e.in_file(path))
     } else if safetensors::looks_like_safetensors(&bytes) {
-        safetensors::read_safetensors_bytes(&bytes).map_err(|e| e.in_file(path))
+        safetensors::read_safetensors_bytes(&bytes)
+            .map(LazyCheckpoint::from_loaded)
+            .map_err(|e| e.in_file(path))
     } else {
         Err(error::format_err!("not a PyTorch/safetensors file").in_file(path))
     }

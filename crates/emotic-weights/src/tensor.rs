@@ -63,3 +63,12 @@ impl Tensor {
         self.data.len()
     }
 }
+
+/// What is known of a tensor before its data is read: its stored type and its shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Storage type in the file.
+    pub dtype: DType,
+    /// Dimensions, outermost first. Empty for a scalar.
+    pub shape: Vec<usize>,
+}

@@ -53,7 +53,18 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
             output.display()
         );
     }
-    let checkpoint = emotic_weights::load_checkpoint(&args.weights)
+    let not_usable = || {
+        format!(
+            "{} is not a usable YOLOv5 checkpoint",
+            args.weights.display()
+        )
+    };
+    let opened = emotic_weights::open_checkpoint(&args.weights)
+        .with_context(|| format!("reading {}", args.weights.display()))?;
+    // The model dict before the weights: a file that is no detector is refused unread.
+    emotic::arch::yolov5::check_model_dict(&opened.meta).with_context(not_usable)?;
+    let checkpoint = opened
+        .load()
         .with_context(|| format!("reading {}", args.weights.display()))?;
     let fixed = match args.imgsz.as_deref() {
         None => None,
@@ -61,13 +72,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
         Some([h, w]) => Some((*h, *w)),
         Some(_) => anyhow::bail!("--imgsz takes one or two values"),
     };
-    let graph =
-        emotic::arch::yolov5::build_yolov5_with_input(&checkpoint, fixed).with_context(|| {
-            format!(
-                "{} is not a usable YOLOv5 checkpoint",
-                args.weights.display()
-            )
-        })?;
+    let graph = emotic::arch::yolov5::build_yolov5_with_input(&checkpoint, fixed)
+        .with_context(not_usable)?;
     graph
         .write_onnx(&output)
         .with_context(|| format!("writing {}", output.display()))?;

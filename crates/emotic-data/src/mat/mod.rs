@@ -5,7 +5,8 @@
 //! cover structs and cells but documents nothing about malformed input. EMOTIC annotations
 //! come from the internet, so this reader guarantees what we need and fuzz: it never panics,
 //! every count is checked against the bytes left before anything is allocated for it,
-//! nesting depth is capped, and decompression is capped ([`ReadOptions`]).
+//! nesting depth is capped, and what compressed elements inflate to and values decode to is
+//! capped and checked before it is allocated ([`ReadOptions`]).
 //!
 //! Covered: the 128-byte header (both byte orders), data element tags including the small
 //! element format, miINT8..miUINT64, miSINGLE, miDOUBLE, miUTF8/16/32, miMATRIX with numeric
@@ -13,6 +14,7 @@
 //! miCOMPRESSED elements (zlib, via flate2). Sparse, object and function-handle arrays and
 //! MAT v7.3 (HDF5) files are rejected with a clear error.
 
+mod inflate;
 mod parse;
 
 pub use parse::{ReadOptions, parse_mat, read_mat_file};

@@ -1,27 +1,57 @@
 //! The MAT v5 byte-level parser. Every read is bounds-checked; errors carry the byte offset.
 
-use std::io::Read;
+use std::cell::Cell;
 use std::path::Path;
 
+use super::inflate::Inflater;
 use super::{MatFile, MatValue, MatVariable, NumericClass};
 use crate::{Error, Result};
 
-/// Limits for untrusted files.
+/// Limits for untrusted files. A MAT v7 file deflates each variable (miCOMPRESSED), so a few
+/// hundred KB can inflate to hundreds of MB, and `uint8` data widened to `f64` takes 8 times
+/// that again. Each compressed element's inflated size is read from the tag at its start and
+/// checked against these limits before the rest is inflated; inflating stops as soon as it
+/// produces more than the tag declared.
+///
+/// The defaults leave a wide margin for EMOTIC's `Annotations.mat` (about 75 MB inflated in
+/// all, its largest variable `train` about 40 MB, deflated 12-14:1 like the synthetic copy
+/// in the tests) and for prediction and label matrices (a few MB).
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
-    /// Most bytes one miCOMPRESSED element may inflate to.
+    /// Most bytes all miCOMPRESSED elements of one file may inflate to together. Default 1 GiB.
     pub max_decompressed_bytes: usize,
+    /// Most bytes one compressed element, and all of them together, may inflate to per
+    /// compressed byte beyond [`Self::ratio_allowance`]. Default 100; deflated zeros reach
+    /// about 1000.
+    pub max_ratio: usize,
+    /// Bytes a compressed element (or all of them) may inflate to whatever the ratio. Default
+    /// 16 MiB.
+    pub ratio_allowance: usize,
+    /// Most bytes the decoded values may take in memory: 8 per number (`f64`), 4 per char, and
+    /// each cell or struct element's [`MatValue`]. Default 1 GiB.
+    pub max_decoded_bytes: usize,
     /// Deepest nesting of cells/structs accepted.
     pub max_depth: usize,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        // The real Annotations.mat inflates to well under 1 GiB.
         Self {
             max_decompressed_bytes: 1 << 30,
+            max_ratio: 100,
+            ratio_allowance: 16 << 20,
+            max_decoded_bytes: 1 << 30,
             max_depth: 64,
         }
+    }
+}
+
+impl ReadOptions {
+    /// Most bytes `compressed` bytes may inflate to.
+    #[must_use]
+    pub fn inflate_allowance(&self, compressed: usize) -> usize {
+        self.ratio_allowance
+            .saturating_add(self.max_ratio.saturating_mul(compressed))
     }
 }
 
@@ -100,6 +130,7 @@ pub fn parse_mat(bytes: &[u8], name: &str, options: ReadOptions) -> Result<MatFi
     let header_text = String::from_utf8_lossy(&bytes[..116])
         .trim_end_matches([' ', '\0'])
         .to_string();
+    let decoded = Cell::new(0);
     let mut reader = Reader {
         bytes,
         pos: 128,
@@ -108,15 +139,16 @@ pub fn parse_mat(bytes: &[u8], name: &str, options: ReadOptions) -> Result<MatFi
         name,
         options,
         depth: 0,
+        decoded: &decoded,
     };
+    let mut inflater = Inflater::new(options, big_endian);
     let mut variables = Vec::new();
     while reader.pos < bytes.len() {
         let tag_at = reader.pos;
         let (ty, len, small) = reader.tag()?;
         if ty == MI_COMPRESSED {
             let compressed = reader.take(len)?;
-            let inflated =
-                inflate(compressed, options.max_decompressed_bytes).map_err(|m| err(tag_at, m))?;
+            let inflated = inflater.inflate(compressed).map_err(|m| err(tag_at, m))?;
             // The inflated bytes hold one ordinary element; offsets in errors are relative to
             // the start of that inflated buffer, reported with the compressed element's offset.
             let mut inner = Reader {
@@ -163,20 +195,6 @@ pub fn parse_mat(bytes: &[u8], name: &str, options: ReadOptions) -> Result<MatFi
     })
 }
 
-fn inflate(compressed: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::ZlibDecoder::new(compressed).take(limit as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| format!("corrupt compressed element: {e}"))?;
-    if out.len() > limit {
-        return Err(format!(
-            "compressed element inflates beyond the {limit}-byte limit"
-        ));
-    }
-    Ok(out)
-}
-
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -186,6 +204,8 @@ struct Reader<'a> {
     name: &'a str,
     options: ReadOptions,
     depth: usize,
+    /// Bytes the values decoded so far take, shared by every reader of one file.
+    decoded: &'a Cell<usize>,
 }
 
 impl<'a> Reader<'a> {
@@ -198,7 +218,26 @@ impl<'a> Reader<'a> {
             name: self.name,
             options: self.options,
             depth: 0,
+            decoded: self.decoded,
         }
+    }
+
+    /// Counts `bytes` more of decoded values against [`ReadOptions::max_decoded_bytes`] before
+    /// they are allocated.
+    fn charge(&self, at: usize, bytes: usize, what: &str) -> Result<()> {
+        let total = self.decoded.get().saturating_add(bytes);
+        if total > self.options.max_decoded_bytes {
+            return Err(self.err(
+                at,
+                format!(
+                    "{what}: decoded values would take more than the {}-byte limit ({total} bytes \
+                     by here)",
+                    self.options.max_decoded_bytes
+                ),
+            ));
+        }
+        self.decoded.set(total);
+        Ok(())
     }
 
     fn err(&self, offset: usize, message: String) -> Error {
@@ -384,7 +423,7 @@ impl<'a> Reader<'a> {
                 }
                 let class = numeric_class(class);
                 let (ty, data, at) = self.element()?;
-                let data = self.numbers(ty, data, at)?;
+                let data = self.numbers(ty, data, at, &format!("'{name}'"))?;
                 if data.len() != count {
                     return Err(self.err(
                         at,
@@ -424,6 +463,11 @@ impl<'a> Reader<'a> {
 
     fn cell(&mut self, dims: Vec<usize>, count: usize) -> Result<MatValue> {
         self.check_count(count, "cell array")?;
+        self.charge(
+            self.pos,
+            count.saturating_mul(size_of::<MatValue>()),
+            "cell array",
+        )?;
         let mut items = Vec::with_capacity(count);
         for _ in 0..count {
             items.push(self.nested()?);
@@ -472,6 +516,8 @@ impl<'a> Reader<'a> {
             // Such elements take no bytes in the file, so the byte check above cannot bound them.
             return Err(self.err(at, format!("struct without fields claims {count} elements")));
         }
+        let element_bytes = size_of::<Vec<MatValue>>() + fields.len() * size_of::<MatValue>();
+        self.charge(at, count.saturating_mul(element_bytes), "struct array")?;
         let mut elements = Vec::with_capacity(count);
         for _ in 0..count {
             let mut values = Vec::with_capacity(fields.len());
@@ -495,6 +541,7 @@ impl<'a> Reader<'a> {
             });
         }
         let (ty, data, at) = self.element()?;
+        self.charge(at, count.saturating_mul(size_of::<char>()), "char array")?;
         let chars: Vec<char> = match ty {
             MI_UTF8 => String::from_utf8_lossy(data).chars().collect(),
             MI_UINT16 | MI_UTF16 => {
@@ -513,7 +560,7 @@ impl<'a> Reader<'a> {
                     .collect()
             }
             MI_UINT32 | MI_UTF32 | MI_INT32 => self
-                .numbers(ty, data, at)?
+                .numbers(ty, data, at, "char array")?
                 .into_iter()
                 .map(|v| char::from_u32(v as u32).unwrap_or(char::REPLACEMENT_CHARACTER))
                 .collect(),
@@ -532,8 +579,8 @@ impl<'a> Reader<'a> {
         Ok(MatValue::Char { dims, chars })
     }
 
-    /// Numeric data of any miTYPE widened to f64.
-    fn numbers(&self, ty: u32, data: &[u8], at: usize) -> Result<Vec<f64>> {
+    /// Numeric data of any miTYPE widened to f64; `what` names the array in errors.
+    fn numbers(&self, ty: u32, data: &[u8], at: usize, what: &str) -> Result<Vec<f64>> {
         let size = match ty {
             MI_INT8 | MI_UINT8 => 1,
             MI_INT16 | MI_UINT16 => 2,
@@ -547,6 +594,8 @@ impl<'a> Reader<'a> {
                 format!("{} bytes of data is not a multiple of {size}", data.len()),
             ));
         }
+        // uint8 data takes 8 times its size once widened.
+        self.charge(at, data.len() / size * size_of::<f64>(), what)?;
         let be = self.big_endian;
         let word = |c: &[u8]| -> [u8; 8] {
             let mut b = [0u8; 8];

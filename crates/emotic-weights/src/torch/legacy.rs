@@ -1,14 +1,17 @@
 //! The legacy `torch.save` format (before PyTorch 1.6, or `_use_new_zipfile_serialization=False`):
 //! five pickles back to back (magic number, protocol version, sys_info, the object, the list of
 //! storage keys), then each storage as an 8-byte little-endian element count and its raw bytes.
+//!
+//! Storages are not copied out of the file: each is a byte range, converted only when a tensor
+//! asks for it.
 
 use super::StorageSource;
-use super::storage::{StorageId, dtype_size, parse_storage_pid};
+use super::storage::{StorageBytes, StorageId, dtype_size, parse_storage_pid};
 use crate::error::format_err;
 use crate::pickle::{self, Limits, Value, opcodes};
 use crate::{DType, Error, Result};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::ops::Range;
 
 /// `torch.serialization.MAGIC_NUMBER`, as the little-endian bytes of its `LONG1` pickle.
 pub(crate) const MAGIC_LE: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -23,15 +26,17 @@ pub(crate) fn is_legacy(bytes: &[u8]) -> bool {
         && bytes[4..14] == MAGIC_LE
 }
 
-/// A legacy checkpoint with all its storages read.
-pub(crate) struct LegacyCheckpoint {
-    storages: HashMap<String, Rc<Vec<u8>>>,
+/// A legacy checkpoint: the file's bytes and where each storage lies in them.
+pub(crate) struct LegacyCheckpoint<B> {
+    bytes: B,
+    storages: HashMap<String, Range<usize>>,
     big_endian: bool,
 }
 
-impl LegacyCheckpoint {
-    /// Parses the whole file.
-    pub(crate) fn parse(bytes: &[u8]) -> Result<(Self, Value)> {
+impl<B: AsRef<[u8]>> LegacyCheckpoint<B> {
+    /// Parses the pickles and locates every storage.
+    pub(crate) fn parse(file: B) -> Result<(Self, Value)> {
+        let bytes = file.as_ref();
         let limits = Limits::default();
         let mut pos = 0usize;
         let mut next = |what: &str| -> Result<Value> {
@@ -89,11 +94,12 @@ impl LegacyCheckpoint {
                         bytes.len() - pos
                     )
                 })?;
-            storages.insert(key, Rc::new(bytes[pos..pos + len].to_vec()));
+            storages.insert(key, pos..pos + len);
             pos += len;
         }
         Ok((
             Self {
+                bytes: file,
                 storages,
                 big_endian,
             },
@@ -138,12 +144,14 @@ fn collect_storage_dtypes(v: &Value, out: &mut HashMap<String, DType>, depth: us
     Ok(())
 }
 
-impl StorageSource for LegacyCheckpoint {
-    fn storage(&mut self, id: &StorageId) -> Result<Rc<Vec<u8>>> {
-        self.storages
+impl<B: AsRef<[u8]>> StorageSource for LegacyCheckpoint<B> {
+    fn storage(&mut self, id: &StorageId) -> Result<StorageBytes<'_>> {
+        let range = self
+            .storages
             .get(&id.key)
             .cloned()
-            .ok_or_else(|| format_err!("storage {} is missing from the file", id.key))
+            .ok_or_else(|| format_err!("storage {} is missing from the file", id.key))?;
+        Ok(StorageBytes::Borrowed(&self.bytes.as_ref()[range]))
     }
 
     fn big_endian(&self) -> bool {

@@ -1,10 +1,11 @@
-//! Picks the model out of a decoded `torch.save` object and flattens it into a state dict.
+//! Picks the model out of a decoded `torch.save` object and flattens it into a state dict of
+//! tensor views, whose data is read later, when asked for ([`crate::LazyCheckpoint`]).
 
 use super::StorageSource;
 use super::storage::{dtype_size, materialize_view, parse_storage_pid};
 use crate::error::format_err;
 use crate::pickle::{TensorRef, Value};
-use crate::{Checkpoint, Error, Result, Tensor};
+use crate::{Error, Result, Tensor};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
@@ -16,12 +17,24 @@ const MAX_DEPTH: usize = 200;
 /// Entries of a training checkpoint dict that hold models or optimiser state, never metadata.
 const NOT_META: &[&str] = &["model", "ema", "optimizer", "state_dict", "updates"];
 
-/// Turns the root object of a checkpoint into a [`Checkpoint`].
-pub(crate) fn select(root: &Value, src: &mut dyn StorageSource) -> Result<Checkpoint> {
-    let mut ckpt = Checkpoint::default();
+/// What [`select`] found: the model's tensor views, not yet read, and its metadata.
+#[derive(Debug, Default)]
+pub(crate) struct Selection {
+    /// State-dict names and the views they refer to.
+    pub tensors: BTreeMap<String, TensorRef>,
+    /// As [`crate::Checkpoint::meta`].
+    pub meta: serde_json::Map<String, Json>,
+    /// As [`crate::Checkpoint::module_class`].
+    pub module_class: Option<String>,
+}
+
+/// Picks the model out of the root object of a checkpoint. Only small metadata tensors
+/// (YOLOv5 `stride`) are read here; the state dict's tensors are not.
+pub(crate) fn select(root: &Value, src: &mut dyn StorageSource) -> Result<Selection> {
+    let mut ckpt = Selection::default();
     match root {
         Value::Object { class, .. } => {
-            flatten_module(root, "", &mut ckpt.tensors, src, 0)?;
+            flatten_module(root, "", &mut ckpt.tensors, 0)?;
             module_meta(root, &mut ckpt.meta, src)?;
             ckpt.module_class = Some(class.clone());
         }
@@ -33,15 +46,15 @@ pub(crate) fn select(root: &Value, src: &mut dyn StorageSource) -> Result<Checkp
             let state_dict = root.get("state_dict");
             if let Some(module @ Value::Object { class, .. }) = ema.or(model) {
                 // YOLOv5's attempt_load prefers the EMA weights when present.
-                flatten_module(module, "", &mut ckpt.tensors, src, 0)?;
+                flatten_module(module, "", &mut ckpt.tensors, 0)?;
                 module_meta(module, &mut ckpt.meta, src)?;
                 ckpt.module_class = Some(class.clone());
                 outer_meta(pairs, &mut ckpt.meta, src)?;
             } else if let Some(dict @ Value::Dict(_)) = state_dict.or(model) {
-                state_dict_tensors(dict, &mut ckpt.tensors, src)?;
+                state_dict_tensors(dict, &mut ckpt.tensors);
                 outer_meta(pairs, &mut ckpt.meta, src)?;
             } else {
-                state_dict_tensors(root, &mut ckpt.tensors, src)?;
+                state_dict_tensors(root, &mut ckpt.tensors);
                 if ckpt.tensors.is_empty() {
                     return Err(format_err!(
                         "the pickled dict holds no tensors, module, 'model', 'ema' or 'state_dict'"
@@ -67,6 +80,7 @@ pub(crate) fn load_tensor(
 ) -> Result<Tensor> {
     let mut inner = || -> Result<Tensor> {
         let sid = parse_storage_pid(&t.storage)?;
+        let big_endian = src.big_endian();
         let bytes = src.storage(&sid)?;
         let claimed = sid.numel.checked_mul(dtype_size(sid.dtype));
         if sid.view_offset == 0 && claimed != Some(bytes.len()) {
@@ -78,7 +92,7 @@ pub(crate) fn load_tensor(
                 sid.dtype
             ));
         }
-        materialize_view(t, &sid, &bytes, src.big_endian())
+        materialize_view(t, &sid, &bytes, big_endian)
     };
     inner().map_err(|e| match e {
         Error::Format(m) => format_err!("tensor {name}: {m}"),
@@ -100,8 +114,7 @@ fn join(prefix: &str, name: &str) -> String {
 fn flatten_module(
     module: &Value,
     prefix: &str,
-    out: &mut BTreeMap<String, Tensor>,
-    src: &mut dyn StorageSource,
+    out: &mut BTreeMap<String, TensorRef>,
     depth: usize,
 ) -> Result<()> {
     if depth > MAX_DEPTH {
@@ -132,9 +145,7 @@ fn flatten_module(
             }
             match value {
                 Value::Tensor(t) => {
-                    let full = join(prefix, name);
-                    let tensor = load_tensor(&full, t, src)?;
-                    out.insert(full, tensor);
+                    out.insert(join(prefix, name), t.clone());
                 }
                 Value::None => {} // e.g. `bias=False`
                 other => {
@@ -152,7 +163,7 @@ fn flatten_module(
             if matches!(child, Value::None) {
                 continue;
             }
-            flatten_module(child, &join(prefix, name), out, src, depth + 1)?;
+            flatten_module(child, &join(prefix, name), out, depth + 1)?;
         }
     }
     Ok(())
@@ -204,23 +215,17 @@ fn outer_meta(
 }
 
 /// The tensors of a state dict, dropping a `DataParallel` `module.` prefix from keys.
-fn state_dict_tensors(
-    dict: &Value,
-    out: &mut BTreeMap<String, Tensor>,
-    src: &mut dyn StorageSource,
-) -> Result<()> {
+fn state_dict_tensors(dict: &Value, out: &mut BTreeMap<String, TensorRef>) {
     let Value::Dict(pairs) = dict else {
-        return Ok(());
+        return;
     };
     for (key, value) in pairs {
         let (Some(name), Value::Tensor(t)) = (key.as_str(), value) else {
             continue;
         };
         let name = name.strip_prefix("module.").unwrap_or(name);
-        let tensor = load_tensor(name, t, src)?;
-        out.insert(name.to_owned(), tensor);
+        out.insert(name.to_owned(), t.clone());
     }
-    Ok(())
 }
 
 /// Converts plain data to JSON; `None` for things that are not data (modules, large tensors).

@@ -4,6 +4,7 @@ use crate::error::format_err;
 use crate::pickle::{TensorRef, Value};
 use crate::{DType, Error, Result, Tensor};
 use half::{bf16, f16};
+use std::rc::Rc;
 
 /// Most elements one tensor may have; bounds the allocation for broadcast (stride 0) views.
 const MAX_TENSOR_ELEMENTS: usize = 1 << 32;
@@ -33,6 +34,26 @@ pub(crate) fn dtype_from_storage_name(name: &str) -> Option<DType> {
         "BoolStorage" | "bool" => DType::Bool,
         _ => return None,
     })
+}
+
+/// The raw bytes of one storage: an inflated zip entry (cached while other tensors still need
+/// it), or a range of a legacy file's bytes, borrowed without a copy.
+pub(crate) enum StorageBytes<'a> {
+    /// Bytes read from their own zip entry.
+    Shared(Rc<Vec<u8>>),
+    /// Bytes inside the file itself.
+    Borrowed(&'a [u8]),
+}
+
+impl std::ops::Deref for StorageBytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Shared(bytes) => bytes,
+            Self::Borrowed(bytes) => bytes,
+        }
+    }
 }
 
 /// A storage descriptor parsed from a persistent id.

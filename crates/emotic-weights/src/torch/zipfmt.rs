@@ -1,8 +1,12 @@
 //! The zip-based `torch.save` format (PyTorch >= 1.6): `<archive>/data.pkl` holds the pickle,
 //! `<archive>/data/<key>` the raw bytes of each storage, `<archive>/byteorder` their byte order.
+//!
+//! Every entry's declared size is checked against [`ReadLimits`] when the archive is opened,
+//! before anything is inflated; storages are then read only when a tensor asks for them.
 
 use super::StorageSource;
-use super::storage::{StorageId, dtype_size};
+use super::limits::ReadLimits;
+use super::storage::{StorageBytes, StorageId, dtype_size};
 use crate::error::format_err;
 use crate::pickle::{self, Value};
 use crate::{Error, Result};
@@ -33,9 +37,10 @@ fn zip_error(e: zip::result::ZipError) -> Error {
 }
 
 impl<R: Read + Seek> ZipCheckpoint<R> {
-    /// Opens the archive and decodes `data.pkl`.
-    pub(crate) fn open(reader: R) -> Result<(Self, Value)> {
+    /// Opens the archive, checks its declared sizes against `limits` and decodes `data.pkl`.
+    pub(crate) fn open(reader: R, limits: &ReadLimits) -> Result<(Self, Value)> {
         let mut archive = zip::ZipArchive::new(reader).map_err(zip_error)?;
+        check_declared_sizes(&archive, limits)?;
         let pkl_name = archive
             .file_names()
             .filter_map(std::result::Result::ok)
@@ -70,6 +75,27 @@ impl<R: Read + Seek> ZipCheckpoint<R> {
             root,
         ))
     }
+}
+
+/// Checks every entry's declared size, and their sum, before anything is inflated. An entry
+/// that then inflates to more than it declared is stopped by [`read_entry`].
+fn check_declared_sizes<R: Read + Seek>(
+    archive: &zip::ZipArchive<R>,
+    limits: &ReadLimits,
+) -> Result<()> {
+    let (mut size, mut compressed) = (0u64, 0u64);
+    let mut largest = (0u64, String::new());
+    for i in 0..archive.len() {
+        let entry = archive.by_index_data(i).map_err(zip_error)?;
+        let name = entry.name().map_err(zip_error)?;
+        limits.check_entry(&name, entry.size(), entry.compressed_size())?;
+        size = size.saturating_add(entry.size());
+        compressed = compressed.saturating_add(entry.compressed_size());
+        if entry.size() >= largest.0 {
+            largest = (entry.size(), name.into_owned());
+        }
+    }
+    limits.check_archive(size, compressed, &largest.1)
 }
 
 fn read_entry<R: Read + Seek>(
@@ -109,9 +135,9 @@ fn read_entry<R: Read + Seek>(
 }
 
 impl<R: Read + Seek> StorageSource for ZipCheckpoint<R> {
-    fn storage(&mut self, id: &StorageId) -> Result<Rc<Vec<u8>>> {
+    fn storage(&mut self, id: &StorageId) -> Result<StorageBytes<'_>> {
         if let Some(bytes) = self.cache.get(&id.key) {
-            return Ok(Rc::clone(bytes));
+            return Ok(StorageBytes::Shared(Rc::clone(bytes)));
         }
         let name = format!("{}data/{}", self.prefix, id.key);
         // The claimed element count only bounds the read; the bytes present decide.
@@ -126,7 +152,15 @@ impl<R: Read + Seek> StorageSource for ZipCheckpoint<R> {
         })?;
         let bytes = Rc::new(bytes);
         self.cache.insert(id.key.clone(), Rc::clone(&bytes));
-        Ok(bytes)
+        Ok(StorageBytes::Shared(bytes))
+    }
+
+    fn release(&mut self, key: &str) {
+        self.cache.remove(key);
+    }
+
+    fn release_all(&mut self) {
+        self.cache.clear();
     }
 
     fn big_endian(&self) -> bool {

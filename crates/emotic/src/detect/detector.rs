@@ -95,11 +95,16 @@ impl Detector {
     }
 
     fn from_checkpoint(path: &Path, options: SessionOptions) -> Result<Self> {
-        let checkpoint = emotic_weights::load_checkpoint(path)?;
-        let graph = crate::arch::yolov5::build_yolov5(&checkpoint).map_err(|e| Error::Model {
+        let not_usable = |e: Error| Error::Model {
             path: path.to_path_buf(),
             message: format!("not a usable YOLOv5 checkpoint: {e}"),
-        })?;
+        };
+        // The model dict first: a file that is no detector is refused before its weights are
+        // read (and inflated, and widened).
+        let opened = emotic_weights::open_checkpoint(path)?;
+        crate::arch::yolov5::check_model_dict(&opened.meta).map_err(not_usable)?;
+        let checkpoint = opened.load()?;
+        let graph = crate::arch::yolov5::build_yolov5(&checkpoint).map_err(not_usable)?;
         let session = Session::from_bytes(&graph.model, options)?;
         let input_name = session
             .inputs()

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use emotic_spec::weight_keys;
-use emotic_weights::{Checkpoint, Tensor};
+use emotic_weights::{LazyCheckpoint, Tensor};
 
 use super::NUM_CATEGORIES;
 use crate::{Error, Result};
@@ -171,17 +171,20 @@ pub fn load_part(path: &Path, part: Part) -> Result<BTreeMap<String, Tensor>> {
             format!("{:?} checkpoint not found", part),
         ));
     }
-    let checkpoint = emotic_weights::load_checkpoint(path)
-        .map_err(|e| model_error(path, format!("cannot read checkpoint: {e}")))?;
+    let unreadable =
+        |e: emotic_weights::Error| model_error(path, format!("cannot read checkpoint: {e}"));
+    // Which part the file holds is told by its names alone, before any tensor data is read.
+    let checkpoint = emotic_weights::open_checkpoint(path).map_err(unreadable)?;
     check_part(path, &checkpoint, part)?;
+    let tensors = checkpoint.load().map_err(unreadable)?.tensors;
     Ok(match part {
-        Part::Context | Part::Body => weight_keys::to_torchvision(checkpoint.tensors),
-        Part::Head => checkpoint.tensors,
+        Part::Context | Part::Body => weight_keys::to_torchvision(tensors),
+        Part::Head => tensors,
     })
 }
 
 /// Tells what a checkpoint is, from its class and keys, for error messages.
-fn describe(checkpoint: &Checkpoint) -> String {
+fn describe(checkpoint: &LazyCheckpoint<'_>) -> String {
     let class = checkpoint.module_class.as_deref().unwrap_or("a state dict");
     let keys: Vec<&str> = checkpoint
         .tensors
@@ -210,7 +213,7 @@ fn describe(checkpoint: &Checkpoint) -> String {
 
 /// Fails unless `checkpoint` looks like `part`: a ResNet stream (in any layout
 /// [`weight_keys::to_torchvision`] converts) or the `emotic.Emotic` fusion head.
-fn check_part(path: &Path, checkpoint: &Checkpoint, part: Part) -> Result<()> {
+fn check_part(path: &Path, checkpoint: &LazyCheckpoint<'_>, part: Part) -> Result<()> {
     let has = |k: &str| checkpoint.tensors.contains_key(k);
     let ok = match part {
         Part::Context | Part::Body => {

@@ -99,13 +99,7 @@ pub fn build_yolov5_with_input(
             "a fixed input size must be a positive multiple of 32, got {fh}x{fw}"
         )));
     }
-    let yaml = ckpt.meta.get("yaml").ok_or_else(|| {
-        Error::Architecture(
-            "checkpoint has no YOLOv5 model dict (`yaml`); is this a YOLOv5 checkpoint?".into(),
-        )
-    })?;
-    let spec = ModelSpec::from_json(yaml)?;
-    let names = class_names(ckpt.meta.get("names"), spec.nc)?;
+    let (spec, names) = model_dict(&ckpt.meta)?;
 
     let mut g = GraphBuilder::new("yolov5");
     let (h, w) = match input_hw {
@@ -184,6 +178,28 @@ pub fn build_yolov5_with_input(
         input_name: INPUT_NAME.into(),
         output_name: OUTPUT_NAME.into(),
     })
+}
+
+/// Checks what [`build_yolov5`] needs from a checkpoint besides its weights: a readable model
+/// dict (`yaml`) and class names. Call it on [`emotic_weights::LazyCheckpoint::meta`] so that a
+/// file that is no YOLOv5 checkpoint is refused before its weights are read.
+///
+/// # Errors
+/// [`Error::Architecture`] for a missing or malformed model dict or class names.
+pub fn check_model_dict(meta: &serde_json::Map<String, Value>) -> Result<()> {
+    model_dict(meta).map(|_| ())
+}
+
+/// The model dict and class names of a checkpoint's metadata.
+fn model_dict(meta: &serde_json::Map<String, Value>) -> Result<(ModelSpec, Vec<String>)> {
+    let yaml = meta.get("yaml").ok_or_else(|| {
+        Error::Architecture(
+            "checkpoint has no YOLOv5 model dict (`yaml`); is this a YOLOv5 checkpoint?".into(),
+        )
+    })?;
+    let spec = ModelSpec::from_json(yaml)?;
+    let names = class_names(meta.get("names"), spec.nc)?;
+    Ok((spec, names))
 }
 
 /// The layers a row reads: `-1` is the previous layer (the image for layer 0).
