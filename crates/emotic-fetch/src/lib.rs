@@ -5,7 +5,7 @@
 //! so the cache never holds a half-written file under the real name. An interrupted transfer,
 //! in this process (retried) or in an earlier one, continues from the bytes already on disk
 //! with an HTTP `Range` request; servers that ignore ranges are handled by starting over.
-//! Processes fetching the same file into the same cache take turns on `<name>.lock`: one
+//! Processes fetching the same file into the same cache take turns on `<cache>.locks/<name>.lock`: one
 //! downloads, the others wait, then find the verified file and use it.
 
 mod catalogue;

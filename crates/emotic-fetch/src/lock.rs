@@ -2,10 +2,11 @@
 //!
 //! Two processes (or threads) fetching the same file would otherwise append to the same
 //! `<name>.part` at once and interleave their bytes. The lock is an exclusive `flock` on
-//! `<name>.lock` (std's [`File::lock`]): the kernel releases it when the holder exits, even by
-//! a crash, so a stale lock file never blocks later runs. The file itself stays in the cache;
-//! removing it after use would let a third process lock a fresh file under the same name
-//! while a second still holds the old one.
+//! `<name>.lock` (std's [`File::lock`]) in a `.locks` folder beside the cache folder (so the
+//! cache itself holds only weights): the kernel releases it when the holder exits, even by a
+//! crash, so a stale lock file never blocks later runs. The lock file stays; removing it after
+//! use would let a third process lock a fresh file under the same name while a second still
+//! holds the old one.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
@@ -21,7 +22,11 @@ pub(crate) struct CacheLock {
 impl CacheLock {
     /// Blocks until no other fetcher downloads `file_name` into `cache_dir`.
     pub(crate) fn acquire(cache_dir: &Path, file_name: &str) -> Result<Self> {
-        let path = cache_dir.join(format!("{file_name}.lock"));
+        let mut dir = cache_dir.as_os_str().to_owned();
+        dir.push(".locks");
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(format!("{file_name}.lock"));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -129,8 +129,12 @@ pub fn read_thresholds(path: &Path) -> Result<[f32; NUM_CATEGORIES]> {
              (26 float32 values written by the reference's test run) and never runs without it",
         ));
     }
-    let array = emotic_weights::npy::read_npy_file(path)
-        .map_err(|e| model_error(path, format!("cannot read thresholds: {e}")))?;
+    let array = emotic_weights::npy::read_npy_file(path).map_err(|e| {
+        model_error(
+            path,
+            format!("cannot read thresholds: {}", crate::error::chain(&e)),
+        )
+    })?;
     if array.shape != [NUM_CATEGORIES] {
         return Err(model_error(
             path,
@@ -171,8 +175,12 @@ pub fn load_part(path: &Path, part: Part) -> Result<BTreeMap<String, Tensor>> {
             format!("{:?} checkpoint not found", part),
         ));
     }
-    let unreadable =
-        |e: emotic_weights::Error| model_error(path, format!("cannot read checkpoint: {e}"));
+    let unreadable = |e: emotic_weights::Error| {
+        model_error(
+            path,
+            format!("cannot read checkpoint: {}", crate::error::chain(&e)),
+        )
+    };
     // Which part the file holds is told by its names alone, before any tensor data is read.
     let checkpoint = emotic_weights::open_checkpoint(path).map_err(unreadable)?;
     check_part(path, &checkpoint, part)?;
