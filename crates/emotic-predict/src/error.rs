@@ -49,16 +49,5 @@ pub enum Error {
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// An error and its causes on one line, `outer: inner: ...` (what `{:#}` prints for an
-/// `anyhow::Error`), for error records and messages.
-#[must_use]
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        line.push_str(": ");
-        line.push_str(&c.to_string());
-        cause = c.source();
-    }
-    line
-}
+/// An error and its causes on one line, `outer: inner: ...` (one definition, in `emotic`).
+pub use emotic::error_chain;

@@ -46,7 +46,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// An error and its causes on one line, for messages that carry another crate's error as text
 /// (emotic-weights keeps causes in `source()`, not in its messages).
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+#[must_use]
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut line = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {

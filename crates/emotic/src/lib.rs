@@ -21,4 +21,4 @@ pub mod imageops;
 pub mod pipeline;
 pub mod tracking;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};

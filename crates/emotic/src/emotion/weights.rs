@@ -132,7 +132,7 @@ pub fn read_thresholds(path: &Path) -> Result<[f32; NUM_CATEGORIES]> {
     let array = emotic_weights::npy::read_npy_file(path).map_err(|e| {
         model_error(
             path,
-            format!("cannot read thresholds: {}", crate::error::chain(&e)),
+            format!("cannot read thresholds: {}", crate::error_chain(&e)),
         )
     })?;
     if array.shape != [NUM_CATEGORIES] {
@@ -178,7 +178,7 @@ pub fn load_part(path: &Path, part: Part) -> Result<BTreeMap<String, Tensor>> {
     let unreadable = |e: emotic_weights::Error| {
         model_error(
             path,
-            format!("cannot read checkpoint: {}", crate::error::chain(&e)),
+            format!("cannot read checkpoint: {}", crate::error_chain(&e)),
         )
     };
     // Which part the file holds is told by its names alone, before any tensor data is read.
