@@ -33,46 +33,84 @@ pub fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
+/// Why bytes could not be decoded as an image ([`decode_rgb`]). Front ends that answer a
+/// request tell these apart (an HTTP service gives each its own status).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not a format we read.
+    #[error("not a supported image (JPEG, PNG, BMP, WebP or TIFF)")]
+    Unsupported,
+    /// The header declares more pixels than allowed; nothing was decoded.
+    #[error("{width}x{height} is more than the {limit} pixels allowed")]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The limit it broke.
+        limit: u64,
+    },
+    /// A supported format, but truncated, corrupt, or refused by the decoder's limits.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
 /// Reads an image as 8-bit RGB with its EXIF orientation applied.
 ///
 /// # Errors
 /// When the file cannot be opened, is not an image we can decode, is truncated or corrupt, or
 /// exceeds [`MAX_SIDE`] / [`MAX_DECODED_BYTES`].
 pub fn read_rgb(path: &Path) -> Result<RgbImage> {
-    let image_err = |message: String| Error::Image {
-        path: path.to_path_buf(),
-        message,
-    };
-    // Read once: the bytes feed both the header/EXIF reader and, for JPEG, the pixel decoder.
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = ImageReader::new(std::io::Cursor::new(&bytes[..]))
+    decode_rgb(&bytes, u64::MAX).map_err(|e| Error::Image {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Decodes an image held in memory exactly as [`read_rgb`] decodes a file, refusing from the
+/// header alone, before any pixel is decoded, images with more than `max_pixels` pixels (and
+/// always those beyond [`MAX_SIDE`] / [`MAX_DECODED_BYTES`]).
+///
+/// # Errors
+/// See [`DecodeError`].
+pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> std::result::Result<RgbImage, DecodeError> {
+    let corrupt = |e: image::ImageError| DecodeError::Corrupt(e.to_string());
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?;
-    if reader.format().is_none() {
-        return Err(image_err(
-            "not a supported image (JPEG, PNG, BMP, WebP or TIFF)".into(),
-        ));
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let Some(format) = reader.format() else {
+        return Err(DecodeError::Unsupported);
+    };
+    let is_jpeg = format == image::ImageFormat::Jpeg;
+    // Read the header alone first, so an oversized image is told apart from a corrupt one by
+    // its declared size; the limits below then guard the decoding itself.
+    let (width, height) = ImageReader::with_format(std::io::Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(corrupt)?;
+    let limit = max_pixels.min(u64::from(MAX_SIDE) * u64::from(MAX_SIDE));
+    if u64::from(width) * u64::from(height) > limit || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit,
+        });
     }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
-    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| image_err(e.to_string()))?;
-    let orientation = decoder
-        .orientation()
-        .map_err(|e| image_err(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let orientation = decoder.orientation().map_err(corrupt)?;
     let mut image = if is_jpeg {
-        DynamicImage::ImageRgb8(decode_jpeg(&bytes).map_err(image_err)?)
+        DynamicImage::ImageRgb8(decode_jpeg(bytes).map_err(DecodeError::Corrupt)?)
     } else {
-        DynamicImage::from_decoder(decoder).map_err(|e| image_err(e.to_string()))?
+        DynamicImage::from_decoder(decoder).map_err(corrupt)?
     };
     image.apply_orientation(orientation);
     if image.width() == 0 || image.height() == 0 {
-        return Err(image_err("image has no pixels".into()));
+        return Err(DecodeError::Corrupt("image has no pixels".into()));
     }
     Ok(image.into_rgb8())
 }
@@ -235,6 +273,31 @@ mod tests {
         let path = dir.path().join("huge.bmp");
         std::fs::write(&path, bmp).unwrap();
         assert!(read_rgb(&path).is_err());
+    }
+
+    #[test]
+    fn decode_errors_say_which_kind_of_failure() {
+        assert!(matches!(
+            decode_rgb(b"hello, I am not a picture", u64::MAX),
+            Err(DecodeError::Unsupported)
+        ));
+        let img = RgbImage::from_pixel(40, 30, image::Rgb([1, 2, 3]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        assert_eq!(decode_rgb(&png, 1200).unwrap().dimensions(), (40, 30));
+        assert!(matches!(
+            decode_rgb(&png, 1199),
+            Err(DecodeError::TooLarge {
+                width: 40,
+                height: 30,
+                limit: 1199
+            })
+        ));
+        assert!(matches!(
+            decode_rgb(&png[..png.len() / 2], u64::MAX),
+            Err(DecodeError::Corrupt(_))
+        ));
     }
 
     /// Inserts an APP1 EXIF segment with one orientation entry after the SOI marker.
