@@ -2,13 +2,15 @@
 
 use std::path::Path;
 
-use emotic::pipeline::{FrameResult, Pipeline};
+use emotic::pipeline::{FrameResult, Pipeline, PipelineConfig};
 use emotic::tracking::{EmotionTracker, FrameTracks};
 use image::RgbImage;
 
 use crate::options::PredictOptions;
 use crate::outputs::{LabelStyle, draw_frame};
-use crate::schema::{FramePosition, FrameRecord};
+use emotic_io::video::FrameMeta;
+
+use crate::schema::{FramePosition, FrameRecord, PersonRecord};
 use crate::{Result, models};
 
 /// The models, loaded once, and the settings they run with.
@@ -45,6 +47,31 @@ impl Prediction {
             self.position.clone(),
             self.tracks.as_ref(),
         )
+    }
+
+    /// Makes this image one frame of a stream: `tracker` gives its persons track IDs and
+    /// smoothed emotions, and the record says where in the stream it is, as video runs do.
+    pub fn track(&mut self, tracker: &mut EmotionTracker, meta: &FrameMeta) {
+        self.tracks = Some(tracker.track(meta.frame_index, meta.timestamp_s, &self.result));
+        self.position = Some(FramePosition::from(meta));
+    }
+
+    /// The tracked persons of this frame, as video runs write them to `persons.jsonl` (with
+    /// the track's smoothed emotion); empty unless [`Prediction::track`] was called.
+    #[must_use]
+    pub fn persons(&self, meta: &FrameMeta) -> Vec<PersonRecord> {
+        let Some(tracks) = &self.tracks else {
+            return Vec::new();
+        };
+        self.result
+            .objects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let id = tracks.ids[i]?;
+                Some(PersonRecord::new(meta, o, id, tracks.smoothed[i].as_ref()))
+            })
+            .collect()
     }
 
     /// The image annotated as `emotic predict` saves it.
@@ -88,6 +115,12 @@ impl Predictor {
     #[must_use]
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+
+    /// Changes the detection settings (and which classes get emotions) for the next
+    /// predictions, as a request's own settings do; the models stay loaded.
+    pub fn set_pipeline_config(&mut self, config: PipelineConfig) {
+        self.pipeline.set_config(config);
     }
 
     /// The label style images are annotated with.

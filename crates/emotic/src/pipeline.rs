@@ -108,6 +108,11 @@ impl Pipeline {
         &self.config
     }
 
+    /// Replaces the settings; later frames use them.
+    pub fn set_config(&mut self, config: PipelineConfig) {
+        self.config = config;
+    }
+
     /// Detects objects in `frame` (RGB) and scores the emotions of every person in it.
     ///
     /// # Errors
