@@ -2,7 +2,8 @@
 # Installs what emotic needs at run time and in its tests, on a Debian machine:
 #   - ONNX Runtime's shared library, pinned to ORT_VERSION, taken from the official
 #     `onnxruntime` wheel on PyPI and checked against its sha256;
-#   - ffmpeg (Debian package), used for video, webcam and stream input.
+#   - ffmpeg (Debian package), used for video, webcam and stream input;
+#   - chromium and chromium-driver (Debian packages), for the service's browser test.
 # It is idempotent: what is already there is left alone. The library goes to
 # $EMOTIC_HOME/onnxruntime/<version>/ (default ~/.local/share/emotic-rs/...), where the
 # program finds it by itself (crates/emotic/src/engine/runtime.rs).
@@ -69,5 +70,21 @@ install_ffmpeg() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 }
 
+# Headless Chromium and its WebDriver, for the web page's browser test (crates/emotic-serve);
+# Debian packages both at the same version. Skipped when already installed.
+install_chromium() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        return
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        say "chromium is missing (only the browser test needs it); install it with: sudo apt-get install chromium chromium-driver"
+        return
+    fi
+    say "installing chromium and chromium-driver (Debian packages)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+}
+
 install_onnxruntime
 install_ffmpeg
+install_chromium
