@@ -39,6 +39,8 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Emotions for boxes listed in a file (`path x1 y1 x2 y2` per line), like the reference.
     Infer(cmd::infer::InferArgs),
+    /// Serve predictions over HTTP: a JSON API, a live WebSocket and a web page.
+    Serve(cmd::serve::ServeArgs),
     /// Train the EMOTIC model (reference recipe) into a bundle `predict` loads.
     Train(cmd::train::TrainArgs),
 }
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd::import::run(&args),
         Command::Infer(args) => cmd::infer::run(&args),
         Command::Train(args) => cmd::train::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
     };
     match outcome {
         Ok(cmd::Outcome::Success) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ pub mod import;
 pub mod infer;
 pub mod predict;
 pub mod prepare;
+pub mod serve;
 pub mod train;
 
 /// How a command that did not fail outright ended.
