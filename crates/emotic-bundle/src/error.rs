@@ -30,5 +30,17 @@ pub enum Error {
     Architecture(String),
 }
 
+impl Error {
+    /// An export would replace `path`, which it never does unasked. The refusal is the
+    /// message itself (not an I/O cause), so every way of printing the error says it.
+    #[must_use]
+    pub fn exists(path: &std::path::Path) -> Self {
+        Self::Model {
+            path: path.to_path_buf(),
+            message: "file exists; refusing to replace it".into(),
+        }
+    }
+}
+
 /// Result alias for the crate.
 pub type Result<T> = std::result::Result<T, Error>;

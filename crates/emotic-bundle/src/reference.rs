@@ -62,13 +62,7 @@ pub fn write_reference_dir(
         .collect();
     let thresholds = dir.join(THRESHOLDS_FILE);
     if !replace && let Some(existing) = modules.iter().chain([&thresholds]).find(|p| p.exists()) {
-        return Err(Error::Io {
-            path: existing.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "file exists; refusing to replace it",
-            ),
-        });
+        return Err(Error::exists(existing));
     }
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),

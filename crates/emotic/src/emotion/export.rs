@@ -60,10 +60,7 @@ pub fn export_bundle(bundle: &Path, out_dir: &Path) -> Result<ExportedFiles> {
         .map(|part| out_dir.join(part.reference_file().replace(".pth", ".safetensors")))
         .collect();
     if let Some(existing) = onnx.iter().chain(&state_dicts).find(|p| p.exists()) {
-        return Err(Error::Model {
-            path: existing.clone(),
-            message: "file exists; refusing to replace it".into(),
-        });
+        return Err(emotic_bundle::Error::exists(existing).into());
     }
     // First, since it checks its own names and builds everything before writing anything.
     let reference =
