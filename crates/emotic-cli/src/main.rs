@@ -65,7 +65,9 @@ fn main() -> ExitCode {
         // 128 + SIGINT, as shells report a program stopped with Ctrl-C.
         Ok(cmd::Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
-            eprintln!("error: {}", cmd::render_error(&err));
+            // Library errors keep their causes in `source()` only, so the chain says each
+            // thing once.
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -69,7 +69,7 @@ pub enum Error {
         path: String,
         /// Cause.
         #[source]
-        source: emotic::Error,
+        source: emotic_imageops::Error,
     },
     /// JSON (de)serialization of dataset metadata failed.
     #[error("{path}")]

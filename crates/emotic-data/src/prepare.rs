@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use emotic::imageops::{PixelRect, crop_rgb, resize_rgb};
+use emotic_imageops::{PixelRect, crop_rgb, resize_rgb};
 use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -92,18 +92,6 @@ fn progress(len: usize, show: bool, split: &str) -> ProgressBar {
     bar
 }
 
-/// An error and its causes, `: `-separated, for per-file reports.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        message.push_str(": ");
-        message.push_str(&c.to_string());
-        cause = c.source();
-    }
-    message
-}
-
 fn named_counts(counts: &BTreeMap<SkipReason, usize>) -> BTreeMap<String, usize> {
     counts
         .iter()
@@ -155,7 +143,7 @@ pub fn prepare_release(
                             problems.push(FileProblem {
                                 path: path.clone(),
                                 reason: SkipReason::UnreadableImage,
-                                message: with_causes(&e),
+                                message: emotic_weights::error_chain(&e),
                             });
                             Err(SkipReason::UnreadableImage)
                         }

@@ -151,6 +151,10 @@ pub fn read_csv(path: &Path) -> Result<Vec<Provenance>> {
                         line,
                         format!("{}: '{s}' is not a number", CSV_HEADER[col]),
                     )),
+                    PyValue::Tuple(_) => Err(csv_err(
+                        line,
+                        format!("{}: a tuple is not a number", CSV_HEADER[col]),
+                    )),
                 })
                 .collect()
         };

@@ -86,7 +86,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Serializing the report failed.
-    #[error("writing JSON report: {0}")]
+    #[error("cannot write the JSON report")]
     Json(#[from] serde_json::Error),
 }
 

@@ -122,9 +122,11 @@ impl EvalReport {
         let mut written = Vec::new();
         for (i, c) in self.categories.iter().enumerate() {
             let path = dir.join(format!("{i:02}_{}.svg", c.name.replace('/', "_")));
-            std::fs::write(&path, pr_curve_svg(c)).map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
+            emotic_atomic::write(&path, pr_curve_svg(c).as_bytes()).map_err(|source| {
+                Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                }
             })?;
             written.push(path);
         }

@@ -55,7 +55,7 @@ pub enum Error {
         expected: u64,
     },
     /// A local file or folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,

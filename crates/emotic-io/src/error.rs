@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or folder could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -33,7 +33,7 @@ pub enum Error {
         message: String,
     },
     /// Results could not be serialised.
-    #[error("cannot serialise results: {0}")]
+    #[error("cannot serialise results")]
     Json(#[from] serde_json::Error),
 }
 

@@ -97,15 +97,18 @@ pub fn crop_box(image: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
     Some(image::imageops::crop_imm(image, x, y, w, h).to_image())
 }
 
-/// A JSON-lines file written one complete line at a time, flushed after each, so a run that is
-/// stopped leaves only whole records behind.
+/// A file that grows by whole records only: each append is written and flushed, and one that
+/// fails (a full disk) is cut off again, so the file always ends with a complete record. A run
+/// stopped by an error or a signal leaves every earlier record readable.
 #[derive(Debug)]
-pub struct JsonLines {
+pub struct AppendFile {
     path: PathBuf,
     file: std::fs::File,
+    /// Bytes of complete records.
+    len: u64,
 }
 
-impl JsonLines {
+impl AppendFile {
     /// Creates the file; it must not exist yet (run folders are fresh).
     ///
     /// # Errors
@@ -119,6 +122,50 @@ impl JsonLines {
         Ok(Self {
             path: path.to_path_buf(),
             file,
+            len: 0,
+        })
+    }
+
+    /// Appends `record` whole, or not at all.
+    ///
+    /// # Errors
+    /// When writing fails (the file is then as it was before the call, as far as the file
+    /// system lets us truncate it).
+    pub fn append(&mut self, record: &[u8]) -> Result<()> {
+        let written = self.file.write_all(record).and_then(|()| self.file.flush());
+        if let Err(e) = written {
+            // Best effort: a file system that refused the write may refuse this too, and the
+            // first error is the one to report.
+            let _ = self.file.set_len(self.len);
+            let _ = std::io::Seek::seek(&mut self.file, std::io::SeekFrom::Start(self.len));
+            return Err(Error::io(&self.path, e));
+        }
+        self.len += record.len() as u64;
+        Ok(())
+    }
+
+    /// The file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A JSON-lines file written one complete line at a time ([`AppendFile`]), so a run that is
+/// stopped, or fails on a full disk, leaves only whole records behind.
+#[derive(Debug)]
+pub struct JsonLines {
+    file: AppendFile,
+}
+
+impl JsonLines {
+    /// Creates the file; it must not exist yet (run folders are fresh).
+    ///
+    /// # Errors
+    /// When the file exists or cannot be created.
+    pub fn create(path: &Path) -> Result<Self> {
+        Ok(Self {
+            file: AppendFile::create(path)?,
         })
     }
 
@@ -129,16 +176,13 @@ impl JsonLines {
     pub fn write<T: serde::Serialize>(&mut self, record: &T) -> Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .map_err(|e| Error::io(&self.path, e))?;
-        self.file.flush().map_err(|e| Error::io(&self.path, e))
+        self.file.append(&line)
     }
 
     /// The file's path.
     #[must_use]
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 }
 

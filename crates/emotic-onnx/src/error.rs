@@ -17,7 +17,7 @@ pub enum Error {
     #[error("invalid graph: {0}")]
     Graph(String),
     /// Writing the model file failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}", path.display())]
     Io {
         /// The file.
         path: std::path::PathBuf,

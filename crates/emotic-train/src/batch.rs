@@ -2,8 +2,8 @@
 //! the EMOTIC statistics into CHW `f32`, targets as the reference's (`cat`, `VAD / 10`).
 
 use burn::tensor::{Device, Tensor, TensorData};
-use emotic::imageops::normalize_hwc_u8;
 use emotic_data::dataset::Dataset;
+use emotic_imageops::normalize_hwc_u8;
 use emotic_spec::{
     BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE, NUM_CATEGORIES, NUM_VAD, VAD_SCALE,
 };

@@ -99,8 +99,12 @@ pub fn write_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         &history.iter().map(|m| m.val_map).collect::<Vec<_>>(),
         Rgb([44, 160, 44]),
     );
-    img.save(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })
+    // Encoded in memory, then written atomically: a crash mid-epoch never leaves half a PNG.
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+    crate::trainer::write_atomic(path, png.get_ref())
 }

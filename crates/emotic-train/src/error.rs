@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A weights file could not be read.
-    #[error("{path}: cannot read weights: {source}")]
+    #[error("{}: cannot read weights", path.display())]
     Weights {
         /// The file.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum Error {
     },
     /// The inference crate refused a bundle or model.
     #[error(transparent)]
-    Emotic(#[from] emotic::Error),
+    Bundle(#[from] emotic_bundle::Error),
     /// The dataset could not be read.
     #[error(transparent)]
     Data(#[from] emotic_data::Error),
@@ -32,7 +32,7 @@ pub enum Error {
     #[error(transparent)]
     Eval(#[from] emotic_eval::Error),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use emotic::emotion::write_bundle;
+use emotic_bundle::write_bundle;
 use emotic_data::dataset::Dataset;
 use emotic_eval::{EvalReport, Matrix, evaluate};
 use emotic_spec::NUM_CATEGORIES;
@@ -171,9 +171,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 pub fn initial_model(init: &InitWeights, rng: &mut Rng, device: &Device) -> Result<EmoticNet> {
     if let Some(model) = &init.model {
         let weights = if model.is_dir() {
-            emotic::emotion::EmotionWeights::from_reference_dir(model)?
+            emotic_bundle::EmotionWeights::from_reference_dir(model)?
         } else {
-            emotic::emotion::read_bundle(model)?
+            emotic_bundle::read_bundle(model)?
         };
         return EmoticNet::from_weights(&weights, device);
     }
@@ -582,7 +582,7 @@ pub fn train(
     write_bundle(&best_weights, &paths.bundle())?;
     // The same model as the reference's whole-module .pth files and thresholds, for its own
     // scripts; replaced like the bundle when a finished run is resumed.
-    emotic::emotion::write_reference_dir(&best_weights, &paths.dir.join("reference"), true)?;
+    emotic_bundle::write_reference_dir(&best_weights, &paths.dir.join("reference"), true)?;
     Ok(TrainOutcome {
         history: state.history,
         bundle: paths.bundle(),

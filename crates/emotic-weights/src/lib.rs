@@ -80,3 +80,31 @@ pub fn open_checkpoint(path: &std::path::Path) -> Result<LazyCheckpoint<'static>
         Err(error::format_err!("not a PyTorch/safetensors file").in_file(path))
     }
 }
+
+/// An error and its causes on one line, `: `-separated: how a message that carries another
+/// error as text, or a per-file report, prints it (this workspace's errors keep their causes in
+/// `source()`, not in their messages).
+#[must_use]
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
+
+/// [`error_chain`] of `err` without its leading `path: ` when it names the same file a message
+/// around it already names (this crate names the file in every error it returns), so the file
+/// is said once.
+#[must_use]
+pub fn cause_in_file(path: &std::path::Path, err: &(dyn std::error::Error + 'static)) -> String {
+    let chain = error_chain(err);
+    let prefix = format!("{}: ", path.display());
+    match chain.strip_prefix(&prefix) {
+        Some(rest) => rest.to_string(),
+        None => chain,
+    }
+}

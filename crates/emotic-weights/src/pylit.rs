@@ -3,7 +3,8 @@
 //!
 //! [`parse_list`] reads `[640, 480]`, `[86.0, 58.5]`, `['Engagement', "Doubt/Confusion"]`,
 //! `[]`, `nan`/`inf`, and numpy 2 scalar reprs like `np.float64(5.0)`; [`parse_dict`] reads
-//! `{0: 'person', 1: "traffic, light"}`. [`float_repr`] and [`str_repr`] write what Python's
+//! `{0: 'person', 1: "traffic, light"}` and, with tuples and `True`/`False`, the header dict of
+//! `.npy` files. [`float_repr`] and [`str_repr`] write what Python's
 //! `repr` writes, and the `*_repr` helpers build lists and dicts from them.
 
 /// One element of a Python list literal, or a key or value of a dict literal.
@@ -13,6 +14,8 @@ pub enum PyValue {
     Number(f64),
     /// A string.
     Str(String),
+    /// A tuple of values, like the `shape` of a `.npy` header: `(3, 4)`, `(3,)`, `()`.
+    Tuple(Vec<PyValue>),
 }
 
 /// Parses a flat Python list literal. Errors say what was expected where.
@@ -124,6 +127,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 self.string(q).map(PyValue::Str)
             }
+            Some('(') => self.items(('(', ')'), Parser::value).map(PyValue::Tuple),
             Some(_) => self.number().map(PyValue::Number),
             None => Err("unexpected end of list".into()),
         }
@@ -182,6 +186,15 @@ impl Parser<'_> {
             "-inf" => Ok(f64::NEG_INFINITY),
             "True" => Ok(1.0),
             "False" => Ok(0.0),
+            // Python 2 longs (`3L`), as old `.npy` headers write shapes.
+            w if w.len() > 1
+                && w.ends_with('L')
+                && w[..w.len() - 1].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                w[..w.len() - 1]
+                    .parse::<f64>()
+                    .map_err(|_| format!("'{w}' is not a number"))
+            }
             w => w
                 .parse::<f64>()
                 .map_err(|_| format!("'{w}' is not a number")),

@@ -9,7 +9,7 @@ pub enum Error {
     #[error(transparent)]
     Weights(#[from] emotic_weights::Error),
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -20,7 +20,7 @@ pub enum Error {
     #[error("ONNX Runtime is not available: {0}")]
     RuntimeMissing(String),
     /// ONNX Runtime reported an error (building a session or running it).
-    #[error("ONNX Runtime: {0}")]
+    #[error("ONNX Runtime failed")]
     Ort(#[from] ort::Error),
     /// A checkpoint or ONNX file does not describe the model we expect.
     #[error("{}: {message}", path.display())]
@@ -34,26 +34,31 @@ pub enum Error {
     #[error("architecture: {0}")]
     Architecture(String),
     /// Building the ONNX graph failed.
-    #[error("ONNX graph: {0}")]
+    #[error("cannot build the ONNX graph")]
     Graph(#[from] emotic_onnx::Error),
     /// An argument is out of its valid range.
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }
 
+impl From<emotic_bundle::Error> for Error {
+    fn from(e: emotic_bundle::Error) -> Self {
+        match e {
+            emotic_bundle::Error::Weights(e) => Self::Weights(e),
+            emotic_bundle::Error::Io { path, source } => Self::Io { path, source },
+            emotic_bundle::Error::Model { path, message } => Self::Model { path, message },
+            emotic_bundle::Error::Architecture(message) => Self::Architecture(message),
+        }
+    }
+}
+
+impl From<emotic_imageops::Error> for Error {
+    fn from(e: emotic_imageops::Error) -> Self {
+        match e {
+            emotic_imageops::Error::InvalidInput(message) => Self::InvalidInput(message),
+        }
+    }
+}
+
 /// Result alias for the core library.
 pub type Result<T> = std::result::Result<T, Error>;
-
-/// An error and its causes on one line, for messages that carry another crate's error as text
-/// (emotic-weights keeps causes in `source()`, not in its messages).
-#[must_use]
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        line.push_str(": ");
-        line.push_str(&c.to_string());
-        cause = c.source();
-    }
-    line
-}

@@ -17,8 +17,11 @@ pub mod arch;
 pub mod detect;
 pub mod emotion;
 pub mod engine;
-pub mod imageops;
+// The reference's preprocessing lives in its own light crate (the dataset crate uses it too);
+// here it keeps the path this crate's users know.
+pub use emotic_imageops as imageops;
 pub mod pipeline;
 pub mod tracking;
 
-pub use error::{Error, Result, error_chain};
+pub use emotic_weights::error_chain;
+pub use error::{Error, Result};

@@ -59,13 +59,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let options = SessionOptions {
         intra_threads: args.threads,
     };
-    let detector = Detector::load(&args.weights, options)
-        .with_context(|| format!("cannot load detector weights {}", args.weights.display()))?;
+    let detector = Detector::load(&args.weights, options).context("cannot load the detector")?;
     let emotion = args
         .emotion_model
         .as_deref()
         .map(EmotionModel::from_path)
-        .transpose()?;
+        .transpose()
+        .context("cannot load the emotion model")?;
     let mut config = PipelineConfig::default();
     config.detect.imgsz = (args.imgsz, args.imgsz);
     let mut pipeline = Pipeline::new(detector, emotion, config);

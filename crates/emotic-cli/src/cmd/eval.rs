@@ -108,11 +108,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<Outcome> {
         &[CATEGORIES.len()],
         &report.thresholds(),
     )?;
-    std::fs::write(out("eval.json"), report.to_json()?)
-        .with_context(|| format!("writing {}", out("eval.json").display()))?;
+    emotic_atomic::write(&out("eval.json"), report.to_json()?.as_bytes())
+        .with_context(|| format!("cannot write {}", out("eval.json").display()))?;
     let table = report.table();
-    std::fs::write(out("eval.txt"), &table)
-        .with_context(|| format!("writing {}", out("eval.txt").display()))?;
+    emotic_atomic::write(&out("eval.txt"), table.as_bytes())
+        .with_context(|| format!("cannot write {}", out("eval.txt").display()))?;
     if !args.no_plots {
         report.write_pr_plots(&out("pr_curves"))?;
     }
@@ -137,7 +137,7 @@ fn infer(
     split: &str,
 ) -> anyhow::Result<(Loaded, Loaded)> {
     let mut model = emotic::emotion::EmotionModel::from_path(model_path)
-        .with_context(|| format!("loading the model {}", model_path.display()))?;
+        .context("cannot load the emotion model")?;
     let labels = load(data, None)?;
     let ds = Dataset::open(data).with_context(|| format!("opening {}", data.display()))?;
     let image = |bytes: &[u8], size: emotic_data::ImageSize| {
@@ -170,8 +170,8 @@ fn infer(
     bar.finish_and_clear();
     std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
     let preds_path = output.join(format!("{split}_preds.jsonl"));
-    std::fs::write(&preds_path, lines)
-        .with_context(|| format!("writing {}", preds_path.display()))?;
+    emotic_atomic::write(&preds_path, lines.as_bytes())
+        .with_context(|| format!("cannot write {}", preds_path.display()))?;
     let preds = Loaded {
         cat: Matrix::from_person_major(ds.len(), CATEGORIES.len(), &cat)?,
         vad: Some(Matrix::from_person_major(ds.len(), VAD_NAMES.len(), &vad)?),

@@ -59,13 +59,14 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
             args.weights.display()
         )
     };
+    // emotic-weights names the file in its errors: the context says only what failed.
     let opened = emotic_weights::open_checkpoint(&args.weights)
-        .with_context(|| format!("reading {}", args.weights.display()))?;
+        .context("cannot read the detector checkpoint")?;
     // The model dict before the weights: a file that is no detector is refused unread.
     emotic::arch::yolov5::check_model_dict(&opened.meta).with_context(not_usable)?;
     let checkpoint = opened
         .load()
-        .with_context(|| format!("reading {}", args.weights.display()))?;
+        .context("cannot read the detector checkpoint")?;
     let fixed = match args.imgsz.as_deref() {
         None => None,
         Some([s]) => Some((*s, *s)),
@@ -74,9 +75,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<Outcome> {
     };
     let graph = emotic::arch::yolov5::build_yolov5_with_input(&checkpoint, fixed)
         .with_context(not_usable)?;
-    graph
-        .write_onnx(&output)
-        .with_context(|| format!("writing {}", output.display()))?;
+    graph.write_onnx(&output)?;
     #[allow(clippy::cast_precision_loss)]
     let megabytes = graph.model.len() as f64 / 1e6;
     tracing::info!(

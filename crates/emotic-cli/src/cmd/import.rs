@@ -65,8 +65,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<Outcome> {
     // Build the graphs and sessions once so a bundle that cannot run is never written.
     EmotionModel::from_weights(&weights, emotic::engine::SessionOptions::default())
         .context("the checkpoints do not form a runnable EMOTIC model")?;
-    write_bundle(&weights, &args.output)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    write_bundle(&weights, &args.output).context("cannot write the bundle")?;
     tracing::info!("wrote {}", args.output.display());
     Ok(Outcome::Success)
 }

@@ -175,10 +175,10 @@ fn resolve(path: &str, list: &Path) -> PathBuf {
 /// Runs the model on every line and writes both outputs.
 pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.boxes)
-        .with_context(|| format!("reading box list {}", args.boxes.display()))?;
+        .with_context(|| format!("cannot read the box list {}", args.boxes.display()))?;
     let (entries, parse_errors) = parse_list(&text);
-    let mut model = EmotionModel::from_path(&args.model)
-        .with_context(|| format!("loading the emotion model {}", args.model.display()))?;
+    let mut model =
+        EmotionModel::from_path(&args.model).context("cannot load the emotion model")?;
     let thresholds = *model.thresholds();
 
     // Results by input line; lines of one image are processed together.
@@ -236,7 +236,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<Outcome> {
             Err(err) => {
                 for entry in group {
                     failures += 1;
-                    let message = super::render_error(&err);
+                    let message = format!("{err:#}");
                     tracing::error!("{}:{}: {message}", args.boxes.display(), entry.line);
                     results.insert(
                         entry.line,

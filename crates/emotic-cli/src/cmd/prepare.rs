@@ -135,7 +135,7 @@ fn report(summaries: &[SplitSummary], output: &Path) -> anyhow::Result<usize> {
         );
     }
     let path = output.join("prepare_report.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+    emotic_atomic::write(&path, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(total_problems)
 }

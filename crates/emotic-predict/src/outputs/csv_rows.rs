@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use emotic::emotion::{BoxOutcome, CATEGORIES, VAD_NAMES};
 use emotic::pipeline::FrameResult;
+use emotic_io::sinks::AppendFile;
 
 use super::RunFolder;
 use crate::{Error, Result};
@@ -63,7 +64,7 @@ pub fn csv_rows(image: &str, frame: &FrameResult) -> Vec<Vec<String>> {
 #[derive(Debug)]
 pub struct CsvFile {
     path: PathBuf,
-    writer: csv::Writer<std::fs::File>,
+    file: AppendFile,
 }
 
 impl CsvFile {
@@ -74,31 +75,30 @@ impl CsvFile {
     pub fn create(folder: &mut RunFolder) -> Result<Self> {
         let path = folder.unique(&[], "predictions", "csv")?;
         let mut file = Self {
-            writer: csv::Writer::from_path(&path).map_err(|source| Error::Csv {
-                path: path.clone(),
-                source,
-            })?,
+            file: AppendFile::create(&path)?,
             path,
         };
         file.write(&[csv_header()])?;
         Ok(file)
     }
 
-    /// Appends rows and flushes.
+    /// Appends the rows of one frame, all of them or none ([`AppendFile`]).
     ///
     /// # Errors
     /// When writing fails.
     pub fn write(&mut self, rows: &[Vec<String>]) -> Result<()> {
-        let csv_error = |source| Error::Csv {
-            path: self.path.clone(),
-            source,
-        };
+        // Formatted in memory first, so a full disk never leaves half a row in the file.
+        let mut writer = csv::Writer::from_writer(Vec::new());
         for row in rows {
-            self.writer.write_record(row).map_err(csv_error)?;
+            writer.write_record(row).map_err(|source| Error::Csv {
+                path: self.path.clone(),
+                source,
+            })?;
         }
-        self.writer.flush().map_err(|source| Error::Write {
+        let bytes = writer.into_inner().map_err(|e| Error::Write {
             path: self.path.clone(),
-            source,
-        })
+            source: e.into_error(),
+        })?;
+        Ok(self.file.append(&bytes)?)
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Gradients, Tensor};
-use emotic::emotion::EmotionWeights;
+use emotic_bundle::EmotionWeights;
 use emotic_spec::NUM_CATEGORIES;
 use emotic_weights::Tensor as WTensor;
 

@@ -6,6 +6,7 @@
 
 use crate::error::format_err;
 use crate::fsutil::read_file;
+use crate::pylit::{self, PyValue};
 use crate::{DType, Error, Result, Tensor};
 use half::f16;
 use std::io::Read;
@@ -359,74 +360,44 @@ fn truncated_or(e: std::io::Error, what: &str) -> Error {
     }
 }
 
-/// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.
+/// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }` with the one Python
+/// literal parser ([`crate::pylit`]).
 fn parse_header_dict(text: &str) -> Result<NpyHeader> {
-    let bad = || {
+    let bad = |why: &str| {
         format_err!(
-            ".npy header is not a valid dictionary: {:?}",
+            ".npy header is not a valid dictionary ({why}): {:?}",
             text.trim_end()
         )
     };
-    let body = text
-        .trim()
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .ok_or_else(bad)?;
+    let entries = pylit::parse_dict(text).map_err(|e| bad(&e))?;
     let (mut descr, mut fortran, mut shape) = (None, None, None);
-    let mut rest = body.trim_start();
-    while !rest.is_empty() {
-        let (key, after) = parse_quoted(rest).ok_or_else(bad)?;
-        let after = after
-            .trim_start()
-            .strip_prefix(':')
-            .ok_or_else(bad)?
-            .trim_start();
-        let after = match key {
-            "descr" => {
-                let (value, after) = parse_quoted(after).ok_or_else(|| {
-                    format_err!(
-                        ".npy structured dtypes are not supported: {}",
-                        text.trim_end()
-                    )
-                })?;
-                descr = Some(NpyDType::parse(value)?);
-                after
-            }
-            "fortran_order" => {
-                if let Some(a) = after.strip_prefix("True") {
-                    fortran = Some(true);
-                    a
-                } else if let Some(a) = after.strip_prefix("False") {
-                    fortran = Some(false);
-                    a
-                } else {
-                    return Err(bad());
-                }
-            }
-            "shape" => {
-                let inner = after.strip_prefix('(').ok_or_else(bad)?;
-                let close = inner.find(')').ok_or_else(bad)?;
-                let mut dims = Vec::new();
-                for part in inner[..close]
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                {
-                    let part = part.trim_end_matches('L'); // Python 2 longs
-                    dims.push(part.parse::<usize>().map_err(|_| bad())?);
-                    if dims.len() > MAX_DIMS {
-                        return Err(Error::Limit(format!(".npy shape has over {MAX_DIMS} dims")));
-                    }
-                }
-                shape = Some(dims);
-                &inner[close + 1..]
-            }
-            _ => return Err(format_err!(".npy header has unknown key {key:?}")),
+    for (key, value) in entries {
+        let PyValue::Str(key) = key else {
+            return Err(bad("a key is not a string"));
         };
-        let after = after.trim_start();
-        rest = after.strip_prefix(',').unwrap_or(after).trim_start();
-        if !after.starts_with(',') && !rest.is_empty() {
-            return Err(bad());
+        match (key.as_str(), value) {
+            ("descr", PyValue::Str(d)) => descr = Some(NpyDType::parse(&d)?),
+            ("descr", _) => {
+                return Err(format_err!(
+                    ".npy structured dtypes are not supported: {}",
+                    text.trim_end()
+                ));
+            }
+            ("fortran_order", PyValue::Number(v)) if v == 0.0 || v == 1.0 => {
+                fortran = Some(v == 1.0);
+            }
+            ("shape", PyValue::Tuple(dims)) => {
+                if dims.len() > MAX_DIMS {
+                    return Err(Error::Limit(format!(".npy shape has over {MAX_DIMS} dims")));
+                }
+                shape = Some(
+                    dims.iter()
+                        .map(|d| dimension(d).ok_or_else(|| bad("a dimension is not a size")))
+                        .collect::<Result<Vec<usize>>>()?,
+                );
+            }
+            ("fortran_order" | "shape", _) => return Err(bad(&format!("bad {key}"))),
+            _ => return Err(format_err!(".npy header has unknown key {key:?}")),
         }
     }
     match (descr, fortran, shape) {
@@ -442,11 +413,15 @@ fn parse_header_dict(text: &str) -> Result<NpyHeader> {
     }
 }
 
-/// Splits a leading `'...'` or `"..."` literal (no escapes; numpy never writes any here).
-fn parse_quoted(s: &str) -> Option<(&str, &str)> {
-    let quote = s.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let end = s[1..].find(quote)? + 1;
-    Some((&s[1..end], &s[end + 1..]))
+/// A tuple element that is a whole, non-negative number that fits a `usize` exactly.
+fn dimension(value: &PyValue) -> Option<usize> {
+    // 2^53: above it an f64 no longer holds every integer, so a parsed size could be off.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match *value {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        PyValue::Number(v) if v >= 0.0 && v.fract() == 0.0 && v <= EXACT => Some(v as usize),
+        _ => None,
+    }
 }
 
 /// Reads a whole array from any reader. Data is read incrementally so a header claiming more

@@ -97,7 +97,10 @@ impl Detector {
     fn from_checkpoint(path: &Path, options: SessionOptions) -> Result<Self> {
         let not_usable = |e: Error| Error::Model {
             path: path.to_path_buf(),
-            message: format!("not a usable YOLOv5 checkpoint: {}", crate::error_chain(&e)),
+            message: format!(
+                "not a usable YOLOv5 checkpoint: {}",
+                emotic_weights::cause_in_file(path, &e)
+            ),
         };
         // The model dict first: a file that is no detector is refused before its weights are
         // read (and inflated, and widened).

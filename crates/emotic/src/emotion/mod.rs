@@ -15,21 +15,19 @@
 //! They are then clipped to the image; a box that is empty after clipping, or has a non-finite
 //! coordinate, is skipped with a [`SkipReason`] instead of failing the frame.
 
-mod bundle;
+mod export;
 mod model;
-mod reference;
 mod scores;
-mod torch_modules;
-mod weights;
 
-pub use bundle::{
-    BUNDLE_FORMAT, BUNDLE_VERSION, ExportedFiles, bundle_metadata, export_bundle, read_bundle,
-    write_bundle,
+// The weights as files (reference checkpoints, thresholds, bundle) are `emotic-bundle`'s, which
+// the training crate uses without ONNX Runtime; here they keep the paths this crate's users know.
+pub use emotic_bundle::{
+    BUNDLE_FORMAT, BUNDLE_VERSION, EmotionWeights, Part, ReferenceFiles, THRESHOLDS_FILE,
+    bundle_metadata, load_part, read_bundle, read_thresholds, write_bundle, write_reference_dir,
 };
+pub use export::{ExportedFiles, export_bundle};
 pub use model::{BoxOutcome, EmotionModel, MAX_BODY_BATCH, StageOutputs};
-pub use reference::{ReferenceFiles, write_reference_dir};
 pub use scores::{CategoryScores, Vad};
-pub use weights::{EmotionWeights, Part, THRESHOLDS_FILE, load_part, read_thresholds};
 
 use crate::imageops::PixelRect;
 

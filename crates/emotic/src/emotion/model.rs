@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use super::weights::{EmotionWeights, Part, in_file};
 use super::{
     BODY_NORM, BODY_SIZE, CONTEXT_NORM, CONTEXT_SIZE, ImageSize, NUM_CATEGORIES, PersonEmotion,
     SkipReason, box_to_rect,
 };
+use super::{EmotionWeights, Part};
 use crate::arch::{fusion, resnet};
 use crate::engine::{Session, SessionOptions};
 use crate::imageops::{PixelRect, crop_rgb, normalize_chw, resize_rgb};
@@ -414,4 +414,16 @@ fn take_features(out: Vec<crate::engine::Output>, n: usize, f: usize) -> Result<
         )));
     }
     Ok(first.data)
+}
+
+/// Rewrites an architecture error (missing key, wrong shape) so it names the file it came from.
+fn in_file(path: Option<&PathBuf>, what: &str, err: Error) -> Error {
+    match (path, err) {
+        (Some(p), Error::Architecture(msg)) => Error::Model {
+            path: p.clone(),
+            message: format!("{what}: {msg}"),
+        },
+        (None, Error::Architecture(msg)) => Error::Architecture(format!("{what}: {msg}")),
+        (_, other) => other,
+    }
 }

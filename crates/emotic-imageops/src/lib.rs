@@ -13,13 +13,14 @@
 //! algorithms) instead, and with it the whole pipeline matches PyTorch on those images to 1.4e-5
 //! (`crates/emotic-cli/tests/infer.rs`). Use that reader for reference parity.
 
+mod error;
 mod resize;
+
+pub use error::{Error, Result};
 
 pub use resize::resize_linear_u8;
 
 use image::RgbImage;
-
-use crate::{Error, Result};
 
 /// Resizes an RGB image like `cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)`.
 ///

@@ -20,13 +20,13 @@ use emotic_weights::Tensor;
 use emotic_weights::pickle::Py;
 use emotic_weights::torch::TorchWriter;
 
-use super::NUM_CATEGORIES;
-use super::torch_modules::{
+use crate::torch_modules::{
     Module, Saver, Tensors, batch_norm, conv2d, dropout, global_avg_pool, int, linear, relu,
     resnet_max_pool, sequential,
 };
-use super::weights::{EmotionWeights, Part, THRESHOLDS_FILE};
+use crate::weights::{EmotionWeights, Part, THRESHOLDS_FILE};
 use crate::{Error, Result};
+use emotic_spec::NUM_CATEGORIES;
 
 /// What [`write_reference_dir`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +62,7 @@ pub fn write_reference_dir(
         .collect();
     let thresholds = dir.join(THRESHOLDS_FILE);
     if !replace && let Some(existing) = modules.iter().chain([&thresholds]).find(|p| p.exists()) {
-        return Err(Error::Io {
-            path: existing.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "file exists; refusing to replace it",
-            ),
-        });
+        return Err(Error::exists(existing));
     }
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),

@@ -5,16 +5,15 @@
 //! Reading refuses a bundle without thresholds: the model must never run thresholdless.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use emotic_spec::bundle::{FORMAT_KEY, MUST_MATCH, THRESHOLDS_TENSOR, VERSION_KEY};
 use emotic_spec::weight_keys;
 use emotic_weights::Tensor;
 
-use super::NUM_CATEGORIES;
-use super::model::{Sources, build_graphs};
-use super::weights::{EmotionWeights, Part, thresholds_from_slice};
+use crate::weights::{EmotionWeights, Part, thresholds_from_slice};
 use crate::{Error, Result};
+use emotic_spec::NUM_CATEGORIES;
 
 // The format's facts under the names this crate's users know.
 pub use emotic_spec::bundle::{
@@ -85,6 +84,21 @@ pub fn write_bundle(weights: &EmotionWeights, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What a file that failed to read as a bundle is instead, when it is a PyTorch checkpoint (a
+/// detector passed as the emotion model, say). Only the checkpoint's structure is read, and only
+/// on this failure path.
+fn not_a_bundle(path: &Path) -> Option<String> {
+    let checkpoint = emotic_weights::open_checkpoint(path).ok()?;
+    if checkpoint.module_class.is_none() && checkpoint.tensors.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "this is {}, not an emotion model; an emotion model is a bundle (written by `emotic \
+         import` or `emotic train`) or a folder with the reference's four files",
+        crate::weights::describe(&checkpoint)
+    ))
+}
+
 /// Reads a bundle written by [`write_bundle`], checking format, version, categories,
 /// normalisation, input sizes and thresholds.
 ///
@@ -99,7 +113,13 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
     if !path.is_file() {
         return Err(err("model bundle not found".into()));
     }
-    let file = st::read(path).map_err(|e| err(format!("cannot read model bundle: {e}")))?;
+    let file = st::read(path).map_err(|e| match not_a_bundle(path) {
+        Some(what) => err(what),
+        None => err(format!(
+            "cannot read model bundle: {}",
+            emotic_weights::cause_in_file(path, &e)
+        )),
+    })?;
     let meta = &file.metadata;
     let get = |key: &str| meta.get(key).map(String::as_str);
     if get(FORMAT_KEY) != Some(BUNDLE_FORMAT) {
@@ -170,83 +190,4 @@ pub fn read_bundle(path: &Path) -> Result<EmotionWeights> {
         }
     }
     Ok(weights)
-}
-
-/// What [`export_bundle`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedFiles {
-    /// `context.onnx`, `body.onnx`, `head.onnx`: the graphs the engine runs.
-    pub onnx: Vec<PathBuf>,
-    /// `model_context1.safetensors`, ...: the state dicts, streams under torchvision keys (load
-    /// in PyTorch with `safetensors.torch.load_file` + `load_state_dict`; a torchvision
-    /// `resnet18` needs `strict=False`, as these have no `fc`).
-    pub state_dicts: Vec<PathBuf>,
-    /// `model_context1.pth`, `model_body1.pth`, `model_emotic1.pth`: whole-module pickles in
-    /// the reference layout (see [`super::write_reference_dir`]), for the reference's own
-    /// scripts and `torch.load`.
-    pub reference_modules: Vec<PathBuf>,
-    /// `val_thresholds.npy` (float32, 26), as the reference reads it.
-    pub thresholds: PathBuf,
-}
-
-/// Exports a bundle into `out_dir`: the three ONNX graphs, the three state dicts as
-/// safetensors, the three reference whole-module `.pth` files and `val_thresholds.npy`.
-/// Existing files are never replaced: if any of these names exists in `out_dir`, nothing is
-/// written.
-///
-/// # Errors
-/// When the bundle is invalid, a file of the same name exists, or a file cannot be written.
-pub fn export_bundle(bundle: &Path, out_dir: &Path) -> Result<ExportedFiles> {
-    let weights = read_bundle(bundle)?;
-    let in_bundle = |e: Error| match e {
-        Error::Architecture(message) => Error::Model {
-            path: bundle.to_path_buf(),
-            message,
-        },
-        other => other,
-    };
-    let graphs = build_graphs(
-        &weights,
-        &Sources {
-            context: None,
-            body: None,
-            head: None,
-        },
-    )
-    .map_err(in_bundle)?;
-    let parts = [Part::Context, Part::Body, Part::Head];
-    let onnx: Vec<PathBuf> = ["context.onnx", "body.onnx", "head.onnx"]
-        .iter()
-        .map(|name| out_dir.join(name))
-        .collect();
-    let state_dicts: Vec<PathBuf> = parts
-        .iter()
-        .map(|part| out_dir.join(part.reference_file().replace(".pth", ".safetensors")))
-        .collect();
-    if let Some(existing) = onnx.iter().chain(&state_dicts).find(|p| p.exists()) {
-        return Err(Error::Io {
-            path: existing.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "file exists; refusing to replace it",
-            ),
-        });
-    }
-    // First, since it checks its own names and builds everything before writing anything.
-    let reference = super::write_reference_dir(&weights, out_dir, false).map_err(in_bundle)?;
-    for (path, bytes) in onnx.iter().zip(&graphs) {
-        std::fs::write(path, bytes).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    for (part, path) in parts.iter().zip(&state_dicts) {
-        st::write(path, weights.part(*part), &BTreeMap::new())?;
-    }
-    Ok(ExportedFiles {
-        onnx,
-        state_dicts,
-        reference_modules: reference.modules,
-        thresholds: reference.thresholds,
-    })
 }

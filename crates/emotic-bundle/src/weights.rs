@@ -1,13 +1,13 @@
 //! Reading and checking EMOTIC weights: the reference's three checkpoints and its thresholds.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use emotic_spec::weight_keys;
 use emotic_weights::{LazyCheckpoint, Tensor};
 
-use super::NUM_CATEGORIES;
 use crate::{Error, Result};
+use emotic_spec::NUM_CATEGORIES;
 
 /// Which part of the EMOTIC model a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +132,10 @@ pub fn read_thresholds(path: &Path) -> Result<[f32; NUM_CATEGORIES]> {
     let array = emotic_weights::npy::read_npy_file(path).map_err(|e| {
         model_error(
             path,
-            format!("cannot read thresholds: {}", crate::error_chain(&e)),
+            format!(
+                "cannot read thresholds: {}",
+                emotic_weights::cause_in_file(path, &e)
+            ),
         )
     })?;
     if array.shape != [NUM_CATEGORIES] {
@@ -178,7 +181,10 @@ pub fn load_part(path: &Path, part: Part) -> Result<BTreeMap<String, Tensor>> {
     let unreadable = |e: emotic_weights::Error| {
         model_error(
             path,
-            format!("cannot read checkpoint: {}", crate::error_chain(&e)),
+            format!(
+                "cannot read checkpoint: {}",
+                emotic_weights::cause_in_file(path, &e)
+            ),
         )
     };
     // Which part the file holds is told by its names alone, before any tensor data is read.
@@ -192,7 +198,7 @@ pub fn load_part(path: &Path, part: Part) -> Result<BTreeMap<String, Tensor>> {
 }
 
 /// Tells what a checkpoint is, from its class and keys, for error messages.
-fn describe(checkpoint: &LazyCheckpoint<'_>) -> String {
+pub(crate) fn describe(checkpoint: &LazyCheckpoint<'_>) -> String {
     let class = checkpoint.module_class.as_deref().unwrap_or("a state dict");
     let keys: Vec<&str> = checkpoint
         .tensors
@@ -252,13 +258,4 @@ fn check_part(path: &Path, checkpoint: &LazyCheckpoint<'_>, part: Part) -> Resul
             describe(checkpoint)
         ),
     ))
-}
-
-/// Rewrites an architecture error (missing key, wrong shape) so it names the file it came from.
-pub(crate) fn in_file(path: Option<&PathBuf>, what: &str, err: Error) -> Error {
-    match (path, err) {
-        (Some(p), Error::Architecture(msg)) => model_error(p, format!("{what}: {msg}")),
-        (None, Error::Architecture(msg)) => Error::Architecture(format!("{what}: {msg}")),
-        (_, other) => other,
-    }
 }
