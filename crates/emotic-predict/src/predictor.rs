@@ -60,18 +60,9 @@ impl Prediction {
     /// the track's smoothed emotion); empty unless [`Prediction::track`] was called.
     #[must_use]
     pub fn persons(&self, meta: &FrameMeta) -> Vec<PersonRecord> {
-        let Some(tracks) = &self.tracks else {
-            return Vec::new();
-        };
-        self.result
-            .objects
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| {
-                let id = tracks.ids[i]?;
-                Some(PersonRecord::new(meta, o, id, tracks.smoothed[i].as_ref()))
-            })
-            .collect()
+        self.tracks.as_ref().map_or_else(Vec::new, |tracks| {
+            PersonRecord::of_frame(meta, &self.result.objects, tracks).collect()
+        })
     }
 
     /// The image annotated as `emotic predict` saves it.

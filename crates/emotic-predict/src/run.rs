@@ -370,10 +370,8 @@ impl<'a> FrameLoop<'a> {
         );
         self.frames_jsonl.write(&record)?;
         if let (Some(persons), Some(tracks)) = (&mut self.persons_jsonl, tracks) {
-            for (i, o) in frame.objects.iter().enumerate() {
-                if let Some(id) = tracks.ids[i] {
-                    persons.write(&PersonRecord::new(meta, o, id, tracks.smoothed[i].as_ref()))?;
-                }
+            for person in PersonRecord::of_frame(meta, &frame.objects, tracks) {
+                persons.write(&person)?;
             }
         }
         if let Some(csv) = &mut self.csv {

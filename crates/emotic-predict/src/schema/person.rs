@@ -2,6 +2,7 @@
 
 use emotic::emotion::{BoxOutcome, CategoryScores, PersonEmotion, Vad};
 use emotic::pipeline::DetectedObject;
+use emotic::tracking::FrameTracks;
 use emotic_io::video::FrameMeta;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,20 @@ fn predicted_names(e: &PersonEmotion) -> Vec<String> {
 }
 
 impl PersonRecord {
+    /// The records of a frame's tracked persons, in detection order: every object `tracks`
+    /// gave an ID, with its track's smoothed emotion. Video runs write these to
+    /// `persons.jsonl`; the service's live socket sends them.
+    pub fn of_frame<'a>(
+        meta: &'a FrameMeta,
+        objects: &'a [DetectedObject],
+        tracks: &'a FrameTracks,
+    ) -> impl Iterator<Item = Self> + 'a {
+        objects.iter().enumerate().filter_map(move |(i, o)| {
+            let id = tracks.ids[i]?;
+            Some(Self::new(meta, o, id, tracks.smoothed[i].as_ref()))
+        })
+    }
+
     /// The record of a tracked person; `smoothed` is the track's emotion (this frame's when
     /// `None`).
     #[must_use]
